@@ -1,0 +1,235 @@
+import { fromMinorUnits, toMinorUnits } from './money';
+import { OrderEvent } from './events';
+import { initialState, OrderLine, OrderState } from './state';
+
+export { initialState };
+
+/**
+ * Commands the decider accepts. `occurredAt` is the business time the resulting events carry (ISO 8601).
+ * `history: true` marks a fact replayed from a source system (the Olist import): the decider records it
+ * even where a rule that guards a live decision would refuse it (submit of an empty order, ship without
+ * acceptance, cancel after shipping); the importer reports every such case as an anomaly.
+ */
+export type OrderCommand = { occurredAt: string; history?: boolean } & (
+  | { type: 'CreateOrder'; customerId: string; referralCode?: string }
+  | { type: 'AddProduct'; line: OrderLine }
+  | { type: 'RemoveProduct'; productId: string }
+  | { type: 'SubmitOrder' }
+  | { type: 'ReserveStock'; productId: string; quantity: number; reservationId: string }
+  | { type: 'RecordReservationFailure'; productId: string; quantity: number; reason: string }
+  | { type: 'ReleaseStock'; productId: string }
+  | { type: 'AcceptOrder'; approvedBy?: string }
+  | { type: 'RejectOrder'; reason: string }
+  | { type: 'CancelOrder'; reason: string }
+  | { type: 'ShipOrder' }
+  | { type: 'DeliverOrder' }
+);
+
+/**
+ * Why a command was refused. `kind` maps to HTTP: not-found 404, conflict 409 (the order's state forbids
+ * it), invalid 422 (the command contradicts the order's data). `field` names the offending input.
+ */
+export class DomainError extends Error {
+  constructor(
+    readonly kind: 'not-found' | 'conflict' | 'invalid',
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+const conflict = (message: string, field?: string) => new DomainError('conflict', message, field);
+
+/** Order total in minor units of its currency (0 for an empty order). */
+export function orderTotal(state: OrderState): string {
+  if (!state.currency) return '0.00';
+  const currency = state.currency;
+  const sum = state.lines.reduce((acc, l) => acc + toMinorUnits(l.unitPrice, currency) * BigInt(l.quantity), 0n);
+  return fromMinorUnits(sum, currency);
+}
+
+function requireExists(state: OrderState): void {
+  if (!state.exists) throw new DomainError('not-found', 'order does not exist');
+}
+
+function requireDraft(state: OrderState, what: string): void {
+  if (state.status !== 'draft') throw conflict(`${what} is not allowed once the order is ${state.status}`);
+}
+
+/**
+ * Decides which events a command produces against the current state. Pure: no I/O, no clock.
+ * Returns an empty array when the command would change nothing (an idempotent repeat).
+ * @throws DomainError when a rule refuses the command.
+ */
+export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
+  const at = command.occurredAt;
+  const history = command.history === true;
+  if (command.type === 'CreateOrder') {
+    if (state.exists) {
+      if (state.customerId === command.customerId && state.referralCode === command.referralCode) return [];
+      throw conflict('an order with this id already exists for other data', 'orderId');
+    }
+    const data = command.referralCode
+      ? { customerId: command.customerId, referralCode: command.referralCode }
+      : { customerId: command.customerId };
+    return [{ type: 'OrderCreated', data, occurredAt: at }];
+  }
+  requireExists(state);
+  switch (command.type) {
+    case 'AddProduct': {
+      requireDraft(state, 'changing lines');
+      const line = command.line;
+      if (state.currency && state.currency !== line.currency) {
+        throw new DomainError('invalid', `this order is in ${state.currency}; one currency per order`, 'currency');
+      }
+      const existing = state.lines.find((l) => l.productId === line.productId);
+      if (existing && (existing.unitPrice !== line.unitPrice || existing.sellerId !== line.sellerId)) {
+        throw new DomainError(
+          'invalid',
+          'the order already has this product at another unit price or seller; remove it first',
+          'unitPrice',
+        );
+      }
+      return [{ type: 'ProductAddedToOrder', data: line, occurredAt: at }];
+    }
+    case 'RemoveProduct':
+      requireDraft(state, 'changing lines');
+      if (!state.lines.some((l) => l.productId === command.productId)) return [];
+      return [{ type: 'ProductRemovedFromOrder', data: { productId: command.productId }, occurredAt: at }];
+    case 'SubmitOrder':
+      if (state.status === 'submitted') return [];
+      requireDraft(state, 'submitting');
+      if (state.lines.length === 0 && !history) throw conflict('an empty order cannot be submitted', 'items');
+      return [
+        {
+          type: 'OrderSubmitted',
+          data: { total: orderTotal(state), currency: state.currency, lineCount: state.lines.length },
+          occurredAt: at,
+        },
+      ];
+    case 'ReserveStock':
+      if (state.status !== 'submitted') throw conflict(`cannot reserve stock for a ${state.status} order`);
+      if (state.reservations[command.productId]) return [];
+      return [
+        {
+          type: 'StockReserved',
+          data: { productId: command.productId, quantity: command.quantity, reservationId: command.reservationId },
+          occurredAt: at,
+        },
+      ];
+    case 'RecordReservationFailure':
+      if (state.status !== 'submitted') return [];
+      return [
+        {
+          type: 'StockReservationFailed',
+          data: { productId: command.productId, quantity: command.quantity, reason: command.reason },
+          occurredAt: at,
+        },
+      ];
+    case 'ReleaseStock': {
+      const r = state.reservations[command.productId];
+      if (!r) return [];
+      return [
+        {
+          type: 'StockReleased',
+          data: { productId: command.productId, quantity: r.quantity, reservationId: r.reservationId },
+          occurredAt: at,
+        },
+      ];
+    }
+    case 'AcceptOrder':
+      if (state.status === 'accepted') return [];
+      if (state.status !== 'submitted') throw conflict(`only a submitted order can be accepted; it is ${state.status}`);
+      return [
+        {
+          type: 'OrderAccepted',
+          data: command.approvedBy ? { approvedBy: command.approvedBy } : {},
+          occurredAt: at,
+        },
+      ];
+    case 'RejectOrder':
+      if (state.status === 'rejected') return [];
+      if (state.status !== 'submitted') throw conflict(`only a submitted order can be rejected; it is ${state.status}`);
+      return [{ type: 'OrderRejected', data: { reason: command.reason }, occurredAt: at }];
+    case 'CancelOrder':
+      if (state.status === 'cancelled') return [];
+      if (state.status === 'rejected' || state.status === 'delivered' || (state.status === 'shipped' && !history)) {
+        throw conflict(`an order that is ${state.status} can no longer be cancelled`);
+      }
+      return [{ type: 'OrderCancelled', data: { reason: command.reason }, occurredAt: at }];
+    case 'ShipOrder':
+      if (state.status === 'shipped') return [];
+      if (state.status !== 'accepted' && !(history && state.status === 'submitted')) {
+        throw conflict(`only an accepted order can be shipped; it is ${state.status}`);
+      }
+      return [{ type: 'OrderShipped', data: {}, occurredAt: at }];
+    case 'DeliverOrder':
+      if (state.status === 'delivered') return [];
+      if (state.status !== 'shipped') throw conflict(`only a shipped order can be delivered; it is ${state.status}`);
+      return [{ type: 'OrderDelivered', data: {}, occurredAt: at }];
+  }
+}
+
+function mergeLine(lines: OrderLine[], line: OrderLine): OrderLine[] {
+  const existing = lines.find((l) => l.productId === line.productId);
+  if (!existing) return [...lines, line];
+  return lines.map((l) => (l === existing ? { ...l, quantity: l.quantity + line.quantity } : l));
+}
+
+/** Applies one event to the state. Total: events are facts, so evolve never refuses one. */
+export function evolve(state: OrderState, event: OrderEvent): OrderState {
+  const at = event.occurredAt;
+  switch (event.type) {
+    case 'OrderCreated':
+    case 'OrderCreatedBasedOnAReferral':
+      return {
+        ...state,
+        exists: true,
+        customerId: event.data.customerId,
+        referralCode: event.data.referralCode,
+        status: 'draft',
+        createdAt: at,
+      };
+    case 'ProductAddedToOrder':
+      return { ...state, currency: state.currency ?? event.data.currency, lines: mergeLine(state.lines, event.data) };
+    case 'ProductRemovedFromOrder': {
+      const lines = state.lines.filter((l) => l.productId !== event.data.productId);
+      return { ...state, lines, currency: lines.length ? state.currency : undefined };
+    }
+    case 'OrderSubmitted':
+      return { ...state, status: 'submitted', submittedAt: at };
+    case 'StockReserved':
+      return {
+        ...state,
+        reservations: {
+          ...state.reservations,
+          [event.data.productId]: { reservationId: event.data.reservationId, quantity: event.data.quantity },
+        },
+      };
+    case 'StockReleased': {
+      const reservations = { ...state.reservations };
+      delete reservations[event.data.productId];
+      return { ...state, reservations };
+    }
+    case 'StockReservationFailed':
+      return state;
+    case 'OrderAccepted':
+      return { ...state, status: 'accepted', acceptedAt: at };
+    case 'OrderRejected':
+      return { ...state, status: 'rejected', rejectedAt: at, rejectionReason: event.data.reason };
+    case 'OrderCancelled':
+      return { ...state, status: 'cancelled', cancelledAt: at, cancellationReason: event.data.reason };
+    case 'OrderShipped':
+      return { ...state, status: 'shipped', shippedAt: at };
+    case 'OrderDelivered':
+      return { ...state, status: 'delivered', deliveredAt: at };
+  }
+}
+
+/** Folds a sequence of events from the initial state. */
+export const fold = (events: Iterable<OrderEvent>, from: OrderState = initialState()): OrderState => {
+  let s = from;
+  for (const e of events) s = evolve(s, e);
+  return s;
+};

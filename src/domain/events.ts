@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { Id } from './ids';
+
+/**
+ * The event catalogue: one zod schema per event type at its current schema version.
+ * Older stored versions are upcast on read (see upcasters.ts); stored events are never rewritten.
+ * Money fields are canonical decimal strings in the currency's minor unit (see money.ts).
+ */
+const Amount = z.string().regex(/^\d+(\.\d+)?$/);
+const Currency = z.string().regex(/^[A-Z]{3}$/);
+const Reason = z.string().min(1).max(1000);
+
+export const eventDataSchemas = {
+  OrderCreated: z.object({ customerId: Id, referralCode: Id.optional() }),
+  OrderCreatedBasedOnAReferral: z.object({ customerId: Id, referralCode: Id }),
+  ProductAddedToOrder: z.object({
+    productId: Id,
+    quantity: z.number().int().positive(),
+    unitPrice: Amount,
+    currency: Currency,
+    sellerId: Id.optional(),
+  }),
+  ProductRemovedFromOrder: z.object({ productId: Id }),
+  OrderSubmitted: z.object({ total: Amount, currency: Currency.optional(), lineCount: z.number().int() }),
+  StockReserved: z.object({ productId: Id, quantity: z.number().int().positive(), reservationId: z.string() }),
+  StockReservationFailed: z.object({ productId: Id, quantity: z.number().int().positive(), reason: Reason }),
+  StockReleased: z.object({ productId: Id, quantity: z.number().int().positive(), reservationId: z.string() }),
+  OrderAccepted: z.object({ approvedBy: z.string().max(256).optional() }),
+  OrderRejected: z.object({ reason: Reason }),
+  OrderCancelled: z.object({ reason: Reason }),
+  OrderShipped: z.object({}),
+  OrderDelivered: z.object({}),
+} as const;
+
+export type EventType = keyof typeof eventDataSchemas;
+export const eventTypes = Object.keys(eventDataSchemas) as EventType[];
+
+/** Current schema version of each event type; an upcaster exists for every older one. */
+export const currentSchemaVersion: Record<EventType, number> = {
+  OrderCreated: 2,
+  OrderCreatedBasedOnAReferral: 1,
+  ProductAddedToOrder: 1,
+  ProductRemovedFromOrder: 1,
+  OrderSubmitted: 1,
+  StockReserved: 1,
+  StockReservationFailed: 1,
+  StockReleased: 1,
+  OrderAccepted: 1,
+  OrderRejected: 1,
+  OrderCancelled: 1,
+  OrderShipped: 1,
+  OrderDelivered: 1,
+};
+
+export type EventData<T extends EventType> = z.infer<(typeof eventDataSchemas)[T]>;
+
+/** A domain event as the decider produces and evolve consumes it. `occurredAt` is business time (ISO 8601). */
+export type OrderEvent = {
+  [T in EventType]: { type: T; data: EventData<T>; occurredAt: string };
+}[EventType];
+
+export function isEventType(t: string): t is EventType {
+  return Object.prototype.hasOwnProperty.call(eventDataSchemas, t);
+}

@@ -1,0 +1,28 @@
+import { app } from '@azure/functions';
+import { endpoint } from '../http/endpoint';
+import { orderResponse } from '../http/responses';
+import { cancelOrderRoute, submitOrderRoute } from '../http/routes';
+
+app.http(submitOrderRoute.name, {
+  methods: [submitOrderRoute.method],
+  route: submitOrderRoute.route,
+  authLevel: 'anonymous',
+  handler: endpoint(submitOrderRoute, async ({ services, params, expectedVersion, metadata }) => {
+    const result = await services.orders.handle(params.orderId, { type: 'SubmitOrder' }, { expectedVersion, metadata });
+    return orderResponse(200, params.orderId, result);
+  }),
+});
+
+app.http(cancelOrderRoute.name, {
+  methods: [cancelOrderRoute.method],
+  route: cancelOrderRoute.route,
+  authLevel: 'anonymous',
+  handler: endpoint(cancelOrderRoute, async ({ services, params, body, expectedVersion, metadata }) => {
+    const result = await services.orders.handle(
+      params.orderId,
+      { type: 'CancelOrder', reason: body.reason },
+      { expectedVersion, metadata },
+    );
+    return orderResponse(200, params.orderId, result);
+  }),
+});

@@ -1,0 +1,211 @@
+import { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { DomainError } from '../domain/decider';
+import { MoneyFormatError } from '../domain/money';
+import { UnknownEventError } from '../domain/upcasters';
+import { getServices, Services } from '../app/services';
+import { CommitTooLargeError, EventMetadata, WrongExpectedVersionError } from '../store/eventStore';
+import { InvalidContinuationTokenError } from '../store/readModel';
+import { parseIfMatch } from './etag';
+import { FieldError, problem, validationProblem } from './problem';
+import { RouteSpec } from './routes';
+
+/** Largest accepted request body, in bytes (1 MB); larger bodies get 413. */
+export const maxBodyBytes = 1024 * 1024;
+
+export interface EndpointInput<P, Q, B> {
+  services: Services;
+  params: P;
+  query: Q;
+  body: B;
+  /** From `If-Match`: the version the caller's change is based on, if it named one. */
+  expectedVersion?: number;
+  metadata: EventMetadata;
+  request: HttpRequest;
+  context: InvocationContext;
+}
+
+type Infer<T> = T extends z.ZodType ? z.infer<T> : undefined;
+
+function zodErrors(where: string, error: z.ZodError): FieldError[] {
+  return error.issues.map((i) => {
+    const path = i.path.map(String);
+    // A strict object names unknown keys in `keys`, not in the path.
+    const keys = i.code === 'unrecognized_keys' ? i.keys : [];
+    const field = [where, ...path, ...keys.slice(0, 1)].join('.');
+    return { field, message: i.message };
+  });
+}
+
+function parsePart<T extends z.ZodType>(
+  schema: T | undefined,
+  value: unknown,
+  where: string,
+  errors: FieldError[],
+): Infer<T> {
+  if (!schema) return undefined as Infer<T>;
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    errors.push(...zodErrors(where, r.error));
+    return undefined as Infer<T>;
+  }
+  return r.data as Infer<T>;
+}
+
+async function readJsonBody(request: HttpRequest): Promise<{ ok: true; value: unknown } | { ok: false; res: HttpResponseInit }> {
+  const declared = Number(request.headers.get('content-length') ?? '0');
+  if (declared > maxBodyBytes) {
+    return { ok: false, res: problem(413, 'body-too-large', `the request body is over ${maxBodyBytes} bytes`) };
+  }
+  const bytes = Buffer.from(await request.arrayBuffer());
+  if (bytes.length > maxBodyBytes) {
+    return { ok: false, res: problem(413, 'body-too-large', `the request body is over ${maxBodyBytes} bytes`) };
+  }
+  if (bytes.length === 0) return { ok: false, res: validationProblem([{ field: 'body', message: 'a JSON body is required' }]) };
+  const type = request.headers.get('content-type');
+  if (type && !/^application\/(.+\+)?json\b/i.test(type)) {
+    return { ok: false, res: problem(415, 'unsupported-media-type', `body must be application/json, got ${type}`) };
+  }
+  try {
+    return { ok: true, value: JSON.parse(bytes.toString('utf8')) };
+  } catch (err) {
+    return { ok: false, res: validationProblem([{ field: 'body', message: `not valid JSON: ${(err as Error).message}` }]) };
+  }
+}
+
+function metadataOf(request: HttpRequest, context: InvocationContext): EventMetadata {
+  const traceparent = request.headers.get('traceparent') ?? context.traceContext?.traceParent ?? undefined;
+  const correlationId =
+    request.headers.get('x-correlation-id') ?? (traceparent ? traceparent.split('-')[1] : undefined) ?? context.invocationId;
+  const metadata: EventMetadata = {
+    correlationId,
+    causationId: context.invocationId,
+    actor: request.headers.get('x-ms-client-principal-name') ?? 'anonymous',
+  };
+  if (traceparent) metadata.traceparent = traceparent;
+  return metadata;
+}
+
+/** Maps a failure of command handling to its problem answer; unknown errors become 500 and are logged. */
+export function errorToProblem(err: unknown, context: InvocationContext): HttpResponseInit {
+  if (err instanceof WrongExpectedVersionError) {
+    return problem(412, 'version-mismatch', `the order is at version ${err.actualVersion}; If-Match named ${err.expectedVersion}`, {
+      currentVersion: err.actualVersion,
+    });
+  }
+  if (err instanceof DomainError) {
+    const status = { 'not-found': 404, conflict: 409, invalid: 422 }[err.kind];
+    return problem(status, err.kind === 'not-found' ? 'not-found' : 'rule-violation', err.message, {
+      errors: err.field ? [{ field: err.field, message: err.message }] : undefined,
+    });
+  }
+  if (err instanceof MoneyFormatError) return validationProblem([{ field: 'body.unitPrice', message: err.message }]);
+  if (err instanceof CommitTooLargeError) return problem(413, 'commit-too-large', err.message);
+  if (err instanceof InvalidContinuationTokenError) {
+    return validationProblem([{ field: 'query.continuationToken', message: err.message }]);
+  }
+  if (err instanceof UnknownEventError) return problem(500, 'unreadable-stream', err.message);
+  context.error('unhandled error', err);
+  return problem(500, 'internal', 'the request failed; it has been logged');
+}
+
+/**
+ * Wraps an endpoint implementation into an Azure Functions http handler: validates params, query, body
+ * (1 MB cap, JSON, zod) and `If-Match`; applies `Idempotency-Key`; maps every failure to problem+json.
+ * Validation runs before any state is touched, so a refused request changes nothing.
+ */
+export function endpoint<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
+  spec: RouteSpec<P, Q, B>,
+  impl: (input: EndpointInput<Infer<P>, Infer<Q>, Infer<B>>) => Promise<HttpResponseInit>,
+) {
+  return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    const errors: FieldError[] = [];
+    const params = parsePart(spec.params, request.params, 'path', errors);
+    const query = parsePart(spec.query, Object.fromEntries(request.query.entries()), 'query', errors);
+    let body = undefined as Infer<B>;
+    let rawBody = '';
+    if (spec.body) {
+      const read = await readJsonBody(request);
+      if (!read.ok) return read.res;
+      rawBody = JSON.stringify(read.value);
+      body = parsePart(spec.body, read.value, 'body', errors);
+    }
+    let expectedVersion: number | undefined;
+    if (spec.ifMatch) {
+      const ifMatch = parseIfMatch(request.headers.get('if-match'));
+      if (ifMatch.kind === 'invalid') errors.push({ field: 'header.If-Match', message: 'must be "*" or an ETag such as "3"' });
+      if (ifMatch.kind === 'version') expectedVersion = ifMatch.version;
+    }
+    const key = spec.idempotencyKey ? request.headers.get('idempotency-key') : null;
+    if (key !== null && !/^[\x21-\x7e]{1,255}$/.test(key)) {
+      errors.push({ field: 'header.Idempotency-Key', message: 'must be 1-255 visible ASCII characters' });
+    }
+    if (errors.length) return validationProblem(errors);
+
+    let services: Services;
+    try {
+      services = getServices();
+    } catch (err) {
+      return errorToProblem(err, context);
+    }
+    const run = async (): Promise<HttpResponseInit> => {
+      try {
+        return await impl({
+          services,
+          params,
+          query,
+          body,
+          expectedVersion,
+          metadata: metadataOf(request, context),
+          request,
+          context,
+        });
+      } catch (err) {
+        return errorToProblem(err, context);
+      }
+    };
+    if (key === null) return run();
+    return withIdempotencyKey(services, `${spec.method} ${new URL(request.url).pathname} ${key}`, rawBody, request, run);
+  };
+}
+
+async function withIdempotencyKey(
+  services: Services,
+  scopedKey: string,
+  rawBody: string,
+  request: HttpRequest,
+  run: () => Promise<HttpResponseInit>,
+): Promise<HttpResponseInit> {
+  const fingerprint = createHash('sha256')
+    .update(`${scopedKey}\n${request.headers.get('if-match') ?? ''}\n${rawBody}`)
+    .digest('hex');
+  const reservation = await services.idempotency.reserve(scopedKey, fingerprint);
+  switch (reservation.outcome) {
+    case 'replay': {
+      const r = reservation.response;
+      return { status: r.status, headers: { ...r.headers, 'idempotent-replayed': 'true' }, body: r.body };
+    }
+    case 'mismatch':
+      return problem(422, 'idempotency-key-reused', 'this Idempotency-Key was used for a different request', {
+        errors: [{ field: 'header.Idempotency-Key', message: 'already used for a different request' }],
+      });
+    case 'in-progress':
+      return problem(409, 'idempotency-key-in-progress', 'a request with this Idempotency-Key is still running; retry later', {
+        errors: [{ field: 'header.Idempotency-Key', message: 'in progress' }],
+      });
+    case 'reserved':
+      break;
+  }
+  const res = await run();
+  const status = res.status ?? 200;
+  if (status >= 500) {
+    await services.idempotency.release(scopedKey);
+    return res;
+  }
+  const headers = Object.fromEntries(new Headers(res.headers as ConstructorParameters<typeof Headers>[0]).entries());
+  const body = res.jsonBody !== undefined ? JSON.stringify(res.jsonBody) : typeof res.body === 'string' ? res.body : '';
+  if (res.jsonBody !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
+  await services.idempotency.complete(scopedKey, { status, headers, body });
+  return { status, headers, body };
+}

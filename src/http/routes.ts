@@ -1,0 +1,187 @@
+import { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import * as s from './schemas';
+
+type Method = 'GET' | 'POST' | 'DELETE';
+
+interface ResponseSpec {
+  description: string;
+  schema?: z.ZodType;
+}
+
+/** One HTTP operation: its Azure Functions route template, request schemas and documented answers. */
+export interface RouteSpec<
+  P extends z.ZodType = z.ZodType,
+  Q extends z.ZodType = z.ZodType,
+  B extends z.ZodType = z.ZodType,
+> {
+  name: string;
+  method: Method;
+  /** Route template as `app.http` takes it, relative to the `/api` prefix. */
+  route: string;
+  summary: string;
+  params?: P;
+  query?: Q;
+  body?: B;
+  /** Accepts `If-Match` with the order's ETag (its version). */
+  ifMatch?: boolean;
+  /** Accepts an `Idempotency-Key` header. */
+  idempotencyKey?: boolean;
+  responses: Record<number, ResponseSpec>;
+}
+
+export const registry = new OpenAPIRegistry();
+
+const problemResponse = (description: string): ResponseSpec => ({ description, schema: s.ProblemSchema });
+const commonErrors = {
+  400: problemResponse('A field is invalid; `errors` names each one.'),
+  404: problemResponse('No such order.'),
+};
+const writeErrors = {
+  ...commonErrors,
+  409: problemResponse("The order's state forbids the command."),
+  412: problemResponse('`If-Match` names a version that is no longer current.'),
+  413: problemResponse('The request body is over 1 MB.'),
+  422: problemResponse("The command contradicts the order's data (e.g. a second currency)."),
+};
+
+function define<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
+  spec: RouteSpec<P, Q, B>,
+): RouteSpec<P, Q, B> {
+  const headers = [
+    ...(spec.ifMatch ? [['If-Match', 'The ETag of the version the change is based on.']] : []),
+    ...(spec.idempotencyKey ? [['Idempotency-Key', 'Replays the first answer for a repeat of the request.']] : []),
+  ];
+  registry.registerPath({
+    method: spec.method.toLowerCase() as 'get' | 'post' | 'delete',
+    path: '/api/' + spec.route,
+    operationId: spec.name,
+    summary: spec.summary,
+    request: {
+      params: spec.params as unknown as z.ZodObject | undefined,
+      query: spec.query as unknown as z.ZodObject | undefined,
+      headers: headers.length
+        ? z.object(Object.fromEntries(headers.map(([h, d]) => [h, z.string().optional().meta({ description: d })])))
+        : undefined,
+      body: spec.body ? { content: { 'application/json': { schema: spec.body } } } : undefined,
+    },
+    responses: Object.fromEntries(
+      Object.entries(spec.responses).map(([status, r]) => [
+        status,
+        {
+          description: r.description,
+          content: r.schema
+            ? { [Number(status) >= 400 ? 'application/problem+json' : 'application/json']: { schema: r.schema } }
+            : undefined,
+        },
+      ]),
+    ),
+  });
+  return spec;
+}
+
+const orderAnswer = (description: string): ResponseSpec => ({ description, schema: s.OrderSchema });
+
+export const createOrderRoute = define({
+  name: 'createOrder',
+  method: 'POST',
+  route: 'orders',
+  summary: 'Create an order (idempotent when the client chooses the orderId)',
+  body: s.CreateOrderBody,
+  idempotencyKey: true,
+  responses: {
+    201: orderAnswer('Created; `Location` and `ETag` name it.'),
+    200: orderAnswer('The order with this orderId already exists with the same data.'),
+    ...writeErrors,
+  },
+});
+
+export const addItemRoute = define({
+  name: 'addOrderItem',
+  method: 'POST',
+  route: 'orders/{orderId}/items',
+  summary: 'Add a product line (quantities add up for a product already on the order)',
+  params: s.OrderParams,
+  body: s.AddItemBody,
+  ifMatch: true,
+  idempotencyKey: true,
+  responses: { 200: orderAnswer('The order after the change.'), ...writeErrors },
+});
+
+export const removeItemRoute = define({
+  name: 'removeOrderItem',
+  method: 'DELETE',
+  route: 'orders/{orderId}/items/{productId}',
+  summary: 'Remove a product line (no event when the product is not on the order)',
+  params: s.ItemParams,
+  ifMatch: true,
+  idempotencyKey: true,
+  responses: { 200: orderAnswer('The order after the change.'), ...writeErrors },
+});
+
+export const submitOrderRoute = define({
+  name: 'submitOrder',
+  method: 'POST',
+  route: 'orders/{orderId}/submit',
+  summary: 'Submit the order (records OrderSubmitted)',
+  params: s.OrderParams,
+  ifMatch: true,
+  idempotencyKey: true,
+  responses: { 200: orderAnswer('The submitted order.'), ...writeErrors },
+});
+
+export const cancelOrderRoute = define({
+  name: 'cancelOrder',
+  method: 'POST',
+  route: 'orders/{orderId}/cancel',
+  summary: 'Cancel the order (allowed until it is shipped)',
+  params: s.OrderParams,
+  body: s.CancelBody,
+  ifMatch: true,
+  idempotencyKey: true,
+  responses: { 200: orderAnswer('The cancelled order.'), ...writeErrors },
+});
+
+export const getOrderRoute = define({
+  name: 'getOrder',
+  method: 'GET',
+  route: 'orders/{orderId}',
+  summary: 'Current state of an order, or its state as of a business time',
+  params: s.OrderParams,
+  query: s.GetOrderQuery,
+  responses: { 200: orderAnswer('The order; `ETag` is its version.'), ...commonErrors },
+});
+
+export const orderEventsRoute = define({
+  name: 'getOrderEvents',
+  method: 'GET',
+  route: 'orders/{orderId}/events',
+  summary: "The order's audit trail: every event with its version and times",
+  params: s.OrderParams,
+  responses: { 200: { description: 'The events in version order.', schema: s.AuditTrailSchema }, ...commonErrors },
+});
+
+export const listOrdersRoute = define({
+  name: 'listOrders',
+  method: 'GET',
+  route: 'orders',
+  summary: 'List orders from the read model, newest first, paged',
+  query: s.ListOrdersQuery,
+  responses: { 200: { description: 'One page of orders.', schema: s.OrderListSchema }, 400: commonErrors[400] },
+});
+
+export const healthRoute = define({
+  name: 'health',
+  method: 'GET',
+  route: 'health',
+  summary: 'Liveness and the event store in use',
+  responses: { 200: { description: 'The service is up.', schema: s.HealthSchema } },
+});
+
+export const openApiRoute = define({
+  name: 'openApi',
+  method: 'GET',
+  route: 'openapi.json',
+  summary: 'This OpenAPI 3.1 document',
+  responses: { 200: { description: 'The OpenAPI document.' } },
+});

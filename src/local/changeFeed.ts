@@ -1,0 +1,97 @@
+import { EventStore } from '../store/eventStore';
+import { RegisteredFunction } from './functionsCore';
+import { createInvocationContext } from './invocation';
+import { Logger } from './logger';
+import { retryPolicyOf } from './retryPolicy';
+
+export interface ChangeFeedOptions {
+  pollMs: number;
+  /** Multiplies retry delays; 1 in production, smaller in tests. */
+  retryScale?: number;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+
+/**
+ * Feeds one captured cosmosDB-trigger function from the embedded store's global feed, as the Cosmos DB
+ * trigger does from the change feed: batches of at most `maxItemsPerInvocation` commit documents, a lease
+ * (checkpoint) named by `leaseContainerPrefix` + function name that moves only after the handler returned.
+ * A failure is retried per the function's `retry` policy; without one the batch is skipped, as on Azure.
+ */
+export class LocalChangeFeed {
+  private readonly abort = new AbortController();
+  private loop?: Promise<void>;
+  readonly lease: string;
+
+  constructor(
+    private readonly fn: RegisteredFunction,
+    private readonly store: EventStore,
+    private readonly logger: Logger,
+    private readonly options: ChangeFeedOptions,
+  ) {
+    this.lease = `${(fn.trigger.leaseContainerPrefix as string | undefined) ?? ''}${fn.metadata.name}`;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Stops after the batch in flight (if any) has finished and been checkpointed. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.abort.signal;
+    const batchSize = Number(this.fn.trigger.maxItemsPerInvocation ?? 100);
+    const retry = retryPolicyOf(this.fn.metadata.retryOptions, this.options.retryScale);
+    while (!signal.aborted) {
+      try {
+        const position = await this.store.getCheckpoint(this.lease);
+        const page = await this.store.readFeed(position, batchSize);
+        if (page.commits.length === 0) {
+          await sleep(this.options.pollMs, signal);
+          continue;
+        }
+        if (await this.deliver(page.commits, retry, signal)) await this.store.setCheckpoint(this.lease, page.position);
+      } catch (err) {
+        this.logger.error(this.fn.metadata.name, 'change feed read failed', err);
+        await sleep(this.options.pollMs * 10, signal);
+      }
+    }
+  }
+
+  /** True when the batch may be checkpointed: delivered, or given up on as the trigger would. */
+  private async deliver(
+    documents: unknown[],
+    retry: ReturnType<typeof retryPolicyOf>,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      const context = createInvocationContext(this.fn, this.logger);
+      try {
+        await this.fn.callback(documents, context);
+        return true;
+      } catch (err) {
+        const canRetry = retry && (retry.maxRetryCount < 0 || attempt < retry.maxRetryCount);
+        this.logger.error(this.fn.metadata.name, `batch of ${documents.length} failed (attempt ${attempt + 1})`, err);
+        if (!canRetry) {
+          this.logger.warn(this.fn.metadata.name, 'no retries left: the batch is skipped, as the Cosmos DB trigger does');
+          return true;
+        }
+        await sleep(retry.delayMs(attempt), signal);
+        if (signal.aborted) return false;
+      }
+    }
+  }
+}

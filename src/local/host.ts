@@ -1,0 +1,76 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { globSync } from 'tinyglobby';
+import { closeServices, getServices } from '../app/services';
+import { readSettings } from '../app/settings';
+import { LocalChangeFeed } from './changeFeed';
+import { FunctionsCore } from './functionsCore';
+import { LocalHttpServer } from './httpServer';
+import { loadLocalSettings } from './localSettings';
+import { Logger } from './logger';
+
+/** The folder holding package.json, searched upwards from this file. */
+export function appRoot(from = __dirname): string {
+  let dir = from;
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('package.json not found above ' + from);
+    dir = up;
+  }
+  return dir;
+}
+
+/** Loads the function files the way the Functions host does: package.json `main`, a file or glob. */
+export function loadFunctionFiles(root: string): string[] {
+  const main = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { main?: string }).main;
+  if (!main) throw new Error('package.json has no "main" naming the function files');
+  const files = globSync(main, { cwd: root, absolute: true }).sort();
+  if (files.length === 0) throw new Error(`no file matches package.json "main" (${main}); run "npm run build"`);
+  for (const file of files) require(resolve(file));
+  return files;
+}
+
+export interface RunningHost {
+  port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the local host: settings, function files, HTTP on `/api`, the embedded change feed into every
+ * cosmosDB-trigger function. SIGINT/SIGTERM stop it gracefully: no new requests, requests in flight
+ * answered, the change-feed batch in flight finished and checkpointed, then the store closed.
+ */
+export async function startHost(core: FunctionsCore): Promise<RunningHost> {
+  const root = appRoot();
+  loadLocalSettings(root);
+  const settings = readSettings();
+  const logger = new Logger();
+  loadFunctionFiles(root);
+  const services = getServices();
+
+  const http = new LocalHttpServer(core, logger);
+  const feeds = core
+    .byTrigger('cosmosDBTrigger')
+    .map((fn) => new LocalChangeFeed(fn, services.store, logger, { pollMs: settings.LOCAL_CHANGE_FEED_POLL_MS }));
+  await core.runHooks('appStart', { hookData: {}, appHookData: {} });
+  const port = await http.listen(settings.PORT);
+  feeds.forEach((f) => f.start());
+  logger.info('host', `${core.functions.size} functions: ${[...core.functions.keys()].join(', ')}`);
+  logger.info('host', `event store: ${settings.EVENT_STORE}, data in ${resolve(settings.DATA_DIR)}`);
+  logger.info('host', `listening on http://127.0.0.1:${port}/api`);
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      logger.info('host', 'stopping: no new requests; finishing what is in flight');
+      await http.close();
+      await Promise.all(feeds.map((f) => f.stop()));
+      await core.runHooks('appTerminate', { hookData: {}, appHookData: {} });
+      await closeServices();
+      logger.info('host', 'stopped');
+    })());
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => void stop().then(() => process.exit(0)));
+  }
+  return { port, stop };
+}

@@ -1,0 +1,130 @@
+import { HttpRequest, HttpResponse, HttpResponseInit } from '@azure/functions';
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { maxBodyBytes } from '../http/endpoint';
+import { problem } from '../http/problem';
+import { FunctionsCore, RegisteredFunction } from './functionsCore';
+import { createInvocationContext } from './invocation';
+import { Logger } from './logger';
+import { Router } from './router';
+
+const routePrefix = '/api';
+
+/** Reads the body up to `limit` bytes; `undefined` when it is larger (the rest is drained). */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) over = true;
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(over ? undefined : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function toHeaders(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
+}
+
+async function send(res: ServerResponse, result: HttpResponseInit | HttpResponse | undefined): Promise<number> {
+  const response = result instanceof HttpResponse ? result : new HttpResponse(result ?? { status: 204 });
+  const body = Buffer.from(await response.arrayBuffer());
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, key) => (headers[key] = value));
+  res.writeHead(response.status, headers);
+  res.end(body);
+  return response.status;
+}
+
+/**
+ * Serves the captured http-trigger registrations under `/api`, as the Functions host does: route
+ * templates, methods, an `HttpRequest` built with its public constructor, one log line per request.
+ * `close()` stops taking connections and resolves once every request in flight has been answered.
+ */
+export class LocalHttpServer {
+  private readonly router = new Router<RegisteredFunction>();
+  private readonly server: Server;
+  private inFlight = 0;
+  private drained?: () => void;
+
+  constructor(
+    core: FunctionsCore,
+    private readonly logger: Logger,
+  ) {
+    for (const fn of core.byTrigger('httpTrigger')) {
+      const methods = ((fn.trigger.methods as string[] | undefined) ?? ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).map(
+        (m) => m.toUpperCase(),
+      );
+      this.router.add({ template: (fn.trigger.route as string | undefined) ?? fn.metadata.name, methods, target: fn });
+    }
+    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server.keepAliveTimeout = 5_000;
+  }
+
+  listen(port: number, host = '127.0.0.1'): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => resolve((this.server.address() as AddressInfo).port));
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close();
+      this.server.closeIdleConnections();
+      if (this.inFlight === 0) resolve();
+      else this.drained = resolve;
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
+    this.inFlight++;
+    let status = 500;
+    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+    try {
+      status = await this.dispatch(req, res, url);
+    } catch (err) {
+      this.logger.error('http', 'request failed', err);
+      if (!res.headersSent) status = await send(res, problem(500, 'internal', 'the request failed; it has been logged'));
+    } finally {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      this.logger.info('http', `${req.method} ${url.pathname}${url.search} ${status} ${ms.toFixed(1)}ms`);
+      if (--this.inFlight === 0 && this.drained) this.drained();
+    }
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse, url: URL): Promise<number> {
+    const method = (req.method ?? 'GET').toUpperCase();
+    const path = url.pathname.startsWith(routePrefix + '/') ? url.pathname.slice(routePrefix.length) : undefined;
+    const match = path === undefined ? undefined : this.router.match(method, path);
+    if (match === undefined) {
+      req.resume();
+      return send(res, problem(404, 'no-route', `no function serves ${url.pathname}`));
+    }
+    if (match === 'method') {
+      req.resume();
+      return send(res, problem(405, 'method-not-allowed', `${method} is not allowed on ${url.pathname}`));
+    }
+    const body = await readBody(req, maxBodyBytes);
+    if (body === undefined) return send(res, problem(413, 'body-too-large', `the request body is over ${maxBodyBytes} bytes`));
+    const request = new HttpRequest({
+      method,
+      url: url.toString(),
+      headers: toHeaders(req),
+      query: Object.fromEntries(url.searchParams.entries()),
+      params: match.params,
+      body: { bytes: body },
+    });
+    const fn = match.target;
+    const context = createInvocationContext(fn, this.logger, { traceParent: req.headers.traceparent as string | undefined });
+    const result = (await fn.callback(request, context)) as HttpResponseInit | HttpResponse | undefined;
+    return send(res, result);
+  }
+}

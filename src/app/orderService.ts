@@ -32,14 +32,14 @@ export interface HandleResult extends LoadedOrder {
   appended: RecordedEvent[];
 }
 
-const maxConflictRetries = 5;
+const maxConflictRetries = 25;
 
 /**
  * The command handling every writer goes through (HTTP functions, the import, the orchestration's activities):
  * load the stream, decide, append with the loaded version as expected version.
  *
  * Without an `expectedVersion` from the caller, a concurrent writer's commit makes the command re-run
- * against the new state (up to 5 times); with one, the caller's view is stale and the conflict surfaces.
+ * against the new state (up to 25 times); with one, the caller's view is stale and the conflict surfaces.
  */
 export class OrderService {
   constructor(

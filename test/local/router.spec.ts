@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { Router } from '../../src/local/router';
+
+describe('route templates of the local host', () => {
+  const router = new Router<string>();
+  router.add({ template: 'orders/{orderId}', methods: ['GET'], target: 'get' });
+  router.add({ template: 'orders/{orderId}/items/{productId}', methods: ['DELETE'], target: 'remove' });
+  router.add({ template: 'orders/{orderId}/events', methods: ['GET'], target: 'events' });
+  router.add({ template: 'orders', methods: ['GET', 'POST'], target: 'list' });
+  router.add({ template: 'files/{*rest}', methods: ['GET'], target: 'files' });
+
+  it('binds parameters and decodes them', () => {
+    expect(router.match('GET', '/orders/a%3Ab')).toEqual({ target: 'get', params: { orderId: 'a:b' } });
+    expect(router.match('DELETE', '/orders/o/items/p')).toEqual({ target: 'remove', params: { orderId: 'o', productId: 'p' } });
+  });
+
+  it('prefers literal segments, and tells a wrong method from a missing route', () => {
+    expect(router.match('GET', '/orders/o/events')).toMatchObject({ target: 'events' });
+    expect(router.match('PUT', '/orders/o')).toBe('method');
+    expect(router.match('GET', '/nothing')).toBeUndefined();
+  });
+
+  it('matches catch-all parameters', () => {
+    expect(router.match('GET', '/files/a/b/c')).toEqual({ target: 'files', params: { rest: 'a/b/c' } });
+  });
+});

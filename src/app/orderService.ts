@@ -70,7 +70,11 @@ export class OrderService {
       const events = decide(command, loaded.state);
       if (events.length === 0) return { ...loaded, appended: [] };
       try {
-        const result = await this.store.append(orderId, loaded.version, events.map((e) => toRecord(e, options.metadata)));
+        const result = await this.store.append(
+          orderId,
+          loaded.version,
+          events.map((e) => toRecord(e, options.metadata)),
+        );
         const appended = result.commit.e.map((e, k) => ({
           ...e,
           orderId,
@@ -85,7 +89,9 @@ export class OrderService {
         };
       } catch (err) {
         const retry =
-          err instanceof WrongExpectedVersionError && options.expectedVersion === undefined && attempt < maxConflictRetries;
+          err instanceof WrongExpectedVersionError &&
+          options.expectedVersion === undefined &&
+          attempt < maxConflictRetries;
         if (!retry) throw err;
       }
     }

@@ -41,7 +41,12 @@ export interface OrderView extends OrderSummary {
 }
 
 /** Builds the API view of an order. `updatedAt` is the business time of the last event applied. */
-export function toOrderView(orderId: string, state: OrderState, version: number, updatedAt: string): OrderView {
+export function toOrderView(
+  orderId: string,
+  state: OrderState,
+  version: number,
+  updatedAt: string,
+): OrderView {
   const lines = state.lines.map((l) => ({
     ...l,
     lineTotal: fromMinorUnits(toMinorUnits(l.unitPrice, l.currency) * BigInt(l.quantity), l.currency),
@@ -75,6 +80,28 @@ export function toOrderView(orderId: string, state: OrderState, version: number,
 }
 
 export function toSummary(view: OrderView): OrderSummary {
-  const { orderId, customerId, status, currency, total, lineCount, itemCount, version, createdAt, updatedAt } = view;
-  return { orderId, customerId, status, currency, total, lineCount, itemCount, version, createdAt, updatedAt };
+  const {
+    orderId,
+    customerId,
+    status,
+    currency,
+    total,
+    lineCount,
+    itemCount,
+    version,
+    createdAt,
+    updatedAt,
+  } = view;
+  return {
+    orderId,
+    customerId,
+    status,
+    currency,
+    total,
+    lineCount,
+    itemCount,
+    version,
+    createdAt,
+    updatedAt,
+  };
 }

@@ -45,7 +45,10 @@ const conflict = (message: string, field?: string) => new DomainError('conflict'
 export function orderTotal(state: OrderState): string {
   if (!state.currency) return '0.00';
   const currency = state.currency;
-  const sum = state.lines.reduce((acc, l) => acc + toMinorUnits(l.unitPrice, currency) * BigInt(l.quantity), 0n);
+  const sum = state.lines.reduce(
+    (acc, l) => acc + toMinorUnits(l.unitPrice, currency) * BigInt(l.quantity),
+    0n,
+  );
   return fromMinorUnits(sum, currency);
 }
 
@@ -81,7 +84,11 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
       requireDraft(state, 'changing lines');
       const line = command.line;
       if (state.currency && state.currency !== line.currency) {
-        throw new DomainError('invalid', `this order is in ${state.currency}; one currency per order`, 'currency');
+        throw new DomainError(
+          'invalid',
+          `this order is in ${state.currency}; one currency per order`,
+          'currency',
+        );
       }
       const existing = state.lines.find((l) => l.productId === line.productId);
       if (existing && (existing.unitPrice !== line.unitPrice || existing.sellerId !== line.sellerId)) {
@@ -114,7 +121,11 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
       return [
         {
           type: 'StockReserved',
-          data: { productId: command.productId, quantity: command.quantity, reservationId: command.reservationId },
+          data: {
+            productId: command.productId,
+            quantity: command.quantity,
+            reservationId: command.reservationId,
+          },
           occurredAt: at,
         },
       ];
@@ -140,7 +151,8 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
     }
     case 'AcceptOrder':
       if (state.status === 'accepted') return [];
-      if (state.status !== 'submitted') throw conflict(`only a submitted order can be accepted; it is ${state.status}`);
+      if (state.status !== 'submitted')
+        throw conflict(`only a submitted order can be accepted; it is ${state.status}`);
       return [
         {
           type: 'OrderAccepted',
@@ -150,11 +162,16 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
       ];
     case 'RejectOrder':
       if (state.status === 'rejected') return [];
-      if (state.status !== 'submitted') throw conflict(`only a submitted order can be rejected; it is ${state.status}`);
+      if (state.status !== 'submitted')
+        throw conflict(`only a submitted order can be rejected; it is ${state.status}`);
       return [{ type: 'OrderRejected', data: { reason: command.reason }, occurredAt: at }];
     case 'CancelOrder':
       if (state.status === 'cancelled') return [];
-      if (state.status === 'rejected' || state.status === 'delivered' || (state.status === 'shipped' && !history)) {
+      if (
+        state.status === 'rejected' ||
+        state.status === 'delivered' ||
+        (state.status === 'shipped' && !history)
+      ) {
         throw conflict(`an order that is ${state.status} can no longer be cancelled`);
       }
       return [{ type: 'OrderCancelled', data: { reason: command.reason }, occurredAt: at }];
@@ -166,7 +183,8 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
       return [{ type: 'OrderShipped', data: {}, occurredAt: at }];
     case 'DeliverOrder':
       if (state.status === 'delivered') return [];
-      if (state.status !== 'shipped') throw conflict(`only a shipped order can be delivered; it is ${state.status}`);
+      if (state.status !== 'shipped')
+        throw conflict(`only a shipped order can be delivered; it is ${state.status}`);
       return [{ type: 'OrderDelivered', data: {}, occurredAt: at }];
   }
 }
@@ -192,7 +210,11 @@ export function evolve(state: OrderState, event: OrderEvent): OrderState {
         createdAt: at,
       };
     case 'ProductAddedToOrder':
-      return { ...state, currency: state.currency ?? event.data.currency, lines: mergeLine(state.lines, event.data) };
+      return {
+        ...state,
+        currency: state.currency ?? event.data.currency,
+        lines: mergeLine(state.lines, event.data),
+      };
     case 'ProductRemovedFromOrder': {
       const lines = state.lines.filter((l) => l.productId !== event.data.productId);
       return { ...state, lines, currency: lines.length ? state.currency : undefined };

@@ -18,7 +18,9 @@ export function isCurrency(code: string): boolean {
 
 /** Number of fraction digits of the currency's minor unit (ISO 4217, via Intl): 2 for BRL, 0 for JPY. */
 export function minorDigits(currency: string): number {
-  return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+  return (
+    new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2
+  );
 }
 
 export class MoneyFormatError extends Error {}

@@ -33,4 +33,9 @@ export interface OrderState {
   reservations: Record<string, { reservationId: string; quantity: number }>;
 }
 
-export const initialState = (): OrderState => ({ exists: false, status: 'draft', lines: [], reservations: {} });
+export const initialState = (): OrderState => ({
+  exists: false,
+  status: 'draft',
+  lines: [],
+  reservations: {},
+});

@@ -17,12 +17,7 @@ export class UnknownEventError extends Error {}
  * Reads a stored event record into the current domain event.
  * @throws UnknownEventError for a type or schema version this code does not know (newer writer).
  */
-export function upcast(
-  type: string,
-  schemaVersion: number,
-  data: unknown,
-  occurredAt: string,
-): OrderEvent {
+export function upcast(type: string, schemaVersion: number, data: unknown, occurredAt: string): OrderEvent {
   if (!isEventType(type)) throw new UnknownEventError(`unknown event type ${type}`);
   const target = currentSchemaVersion[type as EventType];
   if (schemaVersion > target) {

@@ -10,7 +10,11 @@ app.http(addItemRoute.name, {
   authLevel: 'anonymous',
   handler: endpoint(addItemRoute, async ({ services, params, body, expectedVersion, metadata }) => {
     const line = { ...body, unitPrice: canonicalAmount(body.unitPrice, body.currency) };
-    const result = await services.orders.handle(params.orderId, { type: 'AddProduct', line }, { expectedVersion, metadata });
+    const result = await services.orders.handle(
+      params.orderId,
+      { type: 'AddProduct', line },
+      { expectedVersion, metadata },
+    );
     return orderResponse(200, params.orderId, result);
   }),
 });

@@ -8,7 +8,11 @@ app.http(submitOrderRoute.name, {
   route: submitOrderRoute.route,
   authLevel: 'anonymous',
   handler: endpoint(submitOrderRoute, async ({ services, params, expectedVersion, metadata }) => {
-    const result = await services.orders.handle(params.orderId, { type: 'SubmitOrder' }, { expectedVersion, metadata });
+    const result = await services.orders.handle(
+      params.orderId,
+      { type: 'SubmitOrder' },
+      { expectedVersion, metadata },
+    );
     return orderResponse(200, params.orderId, result);
   }),
 });

@@ -17,10 +17,19 @@ app.cosmosDB('orderReadModelProjection', {
   createLeaseContainerIfNotExists: false,
   startFromBeginning: true,
   maxItemsPerInvocation: 100,
-  retry: { strategy: 'exponentialBackoff', maxRetryCount: -1, minimumInterval: { seconds: 1 }, maximumInterval: { minutes: 5 } },
+  retry: {
+    strategy: 'exponentialBackoff',
+    maxRetryCount: -1,
+    minimumInterval: { seconds: 1 },
+    maximumInterval: { minutes: 5 },
+  },
   handler: async (documents: unknown[], context: InvocationContext) => {
     const services = getServices();
-    const { applied, skipped } = await projectCommits(documents as FeedDocument[], services.readModel, services.store);
+    const { applied, skipped } = await projectCommits(
+      documents as FeedDocument[],
+      services.readModel,
+      services.store,
+    );
     context.debug(`read model: ${applied} commits applied, ${skipped} already applied`);
   },
 });

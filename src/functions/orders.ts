@@ -27,7 +27,10 @@ app.http(getOrderRoute.name, {
   handler: endpoint(getOrderRoute, async ({ services, params, query }) => {
     const loaded = await services.orders.load(params.orderId, { asOf: query.asOf });
     if (!loaded.state.exists) {
-      throw new DomainError('not-found', query.asOf ? `order did not exist at ${query.asOf}` : 'order does not exist');
+      throw new DomainError(
+        'not-found',
+        query.asOf ? `order did not exist at ${query.asOf}` : 'order does not exist',
+      );
     }
     return orderResponse(200, params.orderId, loaded);
   }),

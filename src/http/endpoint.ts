@@ -53,31 +53,48 @@ function parsePart<T extends z.ZodType>(
   return r.data as Infer<T>;
 }
 
-async function readJsonBody(request: HttpRequest): Promise<{ ok: true; value: unknown } | { ok: false; res: HttpResponseInit }> {
+async function readJsonBody(
+  request: HttpRequest,
+): Promise<{ ok: true; value: unknown } | { ok: false; res: HttpResponseInit }> {
   const declared = Number(request.headers.get('content-length') ?? '0');
   if (declared > maxBodyBytes) {
-    return { ok: false, res: problem(413, 'body-too-large', `the request body is over ${maxBodyBytes} bytes`) };
+    return {
+      ok: false,
+      res: problem(413, 'body-too-large', `the request body is over ${maxBodyBytes} bytes`),
+    };
   }
   const bytes = Buffer.from(await request.arrayBuffer());
   if (bytes.length > maxBodyBytes) {
-    return { ok: false, res: problem(413, 'body-too-large', `the request body is over ${maxBodyBytes} bytes`) };
+    return {
+      ok: false,
+      res: problem(413, 'body-too-large', `the request body is over ${maxBodyBytes} bytes`),
+    };
   }
-  if (bytes.length === 0) return { ok: false, res: validationProblem([{ field: 'body', message: 'a JSON body is required' }]) };
+  if (bytes.length === 0)
+    return { ok: false, res: validationProblem([{ field: 'body', message: 'a JSON body is required' }]) };
   const type = request.headers.get('content-type');
   if (type && !/^application\/(.+\+)?json\b/i.test(type)) {
-    return { ok: false, res: problem(415, 'unsupported-media-type', `body must be application/json, got ${type}`) };
+    return {
+      ok: false,
+      res: problem(415, 'unsupported-media-type', `body must be application/json, got ${type}`),
+    };
   }
   try {
     return { ok: true, value: JSON.parse(bytes.toString('utf8')) };
   } catch (err) {
-    return { ok: false, res: validationProblem([{ field: 'body', message: `not valid JSON: ${(err as Error).message}` }]) };
+    return {
+      ok: false,
+      res: validationProblem([{ field: 'body', message: `not valid JSON: ${(err as Error).message}` }]),
+    };
   }
 }
 
 function metadataOf(request: HttpRequest, context: InvocationContext): EventMetadata {
   const traceparent = request.headers.get('traceparent') ?? context.traceContext?.traceParent ?? undefined;
   const correlationId =
-    request.headers.get('x-correlation-id') ?? (traceparent ? traceparent.split('-')[1] : undefined) ?? context.invocationId;
+    request.headers.get('x-correlation-id') ??
+    (traceparent ? traceparent.split('-')[1] : undefined) ??
+    context.invocationId;
   const metadata: EventMetadata = {
     correlationId,
     causationId: context.invocationId,
@@ -90,9 +107,14 @@ function metadataOf(request: HttpRequest, context: InvocationContext): EventMeta
 /** Maps a failure of command handling to its problem answer; unknown errors become 500 and are logged. */
 export function errorToProblem(err: unknown, context: InvocationContext): HttpResponseInit {
   if (err instanceof WrongExpectedVersionError) {
-    return problem(412, 'version-mismatch', `the order is at version ${err.actualVersion}; If-Match named ${err.expectedVersion}`, {
-      currentVersion: err.actualVersion,
-    });
+    return problem(
+      412,
+      'version-mismatch',
+      `the order is at version ${err.actualVersion}; If-Match named ${err.expectedVersion}`,
+      {
+        currentVersion: err.actualVersion,
+      },
+    );
   }
   if (err instanceof DomainError) {
     const status = { 'not-found': 404, conflict: 409, invalid: 422 }[err.kind];
@@ -100,7 +122,8 @@ export function errorToProblem(err: unknown, context: InvocationContext): HttpRe
       errors: err.field ? [{ field: err.field, message: err.message }] : undefined,
     });
   }
-  if (err instanceof MoneyFormatError) return validationProblem([{ field: 'body.unitPrice', message: err.message }]);
+  if (err instanceof MoneyFormatError)
+    return validationProblem([{ field: 'body.unitPrice', message: err.message }]);
   if (err instanceof CommitTooLargeError) return problem(413, 'commit-too-large', err.message);
   if (err instanceof InvalidContinuationTokenError) {
     return validationProblem([{ field: 'query.continuationToken', message: err.message }]);
@@ -134,7 +157,8 @@ export function endpoint<P extends z.ZodType, Q extends z.ZodType, B extends z.Z
     let expectedVersion: number | undefined;
     if (spec.ifMatch) {
       const ifMatch = parseIfMatch(request.headers.get('if-match'));
-      if (ifMatch.kind === 'invalid') errors.push({ field: 'header.If-Match', message: 'must be "*" or an ETag such as "3"' });
+      if (ifMatch.kind === 'invalid')
+        errors.push({ field: 'header.If-Match', message: 'must be "*" or an ETag such as "3"' });
       if (ifMatch.kind === 'version') expectedVersion = ifMatch.version;
     }
     const key = spec.idempotencyKey ? request.headers.get('idempotency-key') : null;
@@ -166,7 +190,13 @@ export function endpoint<P extends z.ZodType, Q extends z.ZodType, B extends z.Z
       }
     };
     if (key === null) return run();
-    return withIdempotencyKey(services, `${spec.method} ${new URL(request.url).pathname} ${key}`, rawBody, request, run);
+    return withIdempotencyKey(
+      services,
+      `${spec.method} ${new URL(request.url).pathname} ${key}`,
+      rawBody,
+      request,
+      run,
+    );
   };
 }
 
@@ -191,9 +221,14 @@ async function withIdempotencyKey(
         errors: [{ field: 'header.Idempotency-Key', message: 'already used for a different request' }],
       });
     case 'in-progress':
-      return problem(409, 'idempotency-key-in-progress', 'a request with this Idempotency-Key is still running; retry later', {
-        errors: [{ field: 'header.Idempotency-Key', message: 'in progress' }],
-      });
+      return problem(
+        409,
+        'idempotency-key-in-progress',
+        'a request with this Idempotency-Key is still running; retry later',
+        {
+          errors: [{ field: 'header.Idempotency-Key', message: 'in progress' }],
+        },
+      );
     case 'reserved':
       break;
   }
@@ -203,8 +238,11 @@ async function withIdempotencyKey(
     await services.idempotency.release(scopedKey);
     return res;
   }
-  const headers = Object.fromEntries(new Headers(res.headers as ConstructorParameters<typeof Headers>[0]).entries());
-  const body = res.jsonBody !== undefined ? JSON.stringify(res.jsonBody) : typeof res.body === 'string' ? res.body : '';
+  const headers = Object.fromEntries(
+    new Headers(res.headers as ConstructorParameters<typeof Headers>[0]).entries(),
+  );
+  const body =
+    res.jsonBody !== undefined ? JSON.stringify(res.jsonBody) : typeof res.body === 'string' ? res.body : '';
   if (res.jsonBody !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
   await services.idempotency.complete(scopedKey, { status, headers, body });
   return { status, headers, body };

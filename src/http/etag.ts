@@ -1,7 +1,8 @@
 /** Strong ETag of an order version: `"3"`. */
 export const etagOf = (version: number): string => `"${version}"`;
 
-export type IfMatch = { kind: 'none' } | { kind: 'any' } | { kind: 'version'; version: number } | { kind: 'invalid' };
+export type IfMatch =
+  { kind: 'none' } | { kind: 'any' } | { kind: 'version'; version: number } | { kind: 'invalid' };
 
 /**
  * Reads `If-Match` (RFC 9110 §13.1.1): `*`, or one entity tag naming a version. Weak tags (`W/"3"`) are

@@ -41,7 +41,13 @@ export function problem(
   detail: string,
   extra: Partial<ProblemDetails> = {},
 ): HttpResponseInit {
-  const body: ProblemDetails = { type: `/problems/${type}`, title: titles[status] ?? 'Error', status, detail, ...extra };
+  const body: ProblemDetails = {
+    type: `/problems/${type}`,
+    title: titles[status] ?? 'Error',
+    status,
+    detail,
+    ...extra,
+  };
   return { status, jsonBody: body, headers: { 'content-type': problemContentType } };
 }
 

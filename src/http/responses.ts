@@ -4,9 +4,18 @@ import { toOrderView } from '../app/orderView';
 import { etagOf } from './etag';
 
 /** The answer carrying an order: its view as the body, its version as `ETag`, its URL as `Location`. */
-export function orderResponse(status: number, orderId: string, loaded: LoadedOrder | HandleResult): HttpResponseInit {
+export function orderResponse(
+  status: number,
+  orderId: string,
+  loaded: LoadedOrder | HandleResult,
+): HttpResponseInit {
   const last = loaded.events[loaded.events.length - 1];
-  const view = toOrderView(orderId, loaded.state, loaded.version, last?.occurredAt ?? new Date(0).toISOString());
+  const view = toOrderView(
+    orderId,
+    loaded.state,
+    loaded.version,
+    last?.occurredAt ?? new Date(0).toISOString(),
+  );
   return {
     status,
     jsonBody: view,

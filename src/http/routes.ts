@@ -50,7 +50,9 @@ function define<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
 ): RouteSpec<P, Q, B> {
   const headers = [
     ...(spec.ifMatch ? [['If-Match', 'The ETag of the version the change is based on.']] : []),
-    ...(spec.idempotencyKey ? [['Idempotency-Key', 'Replays the first answer for a repeat of the request.']] : []),
+    ...(spec.idempotencyKey
+      ? [['Idempotency-Key', 'Replays the first answer for a repeat of the request.']]
+      : []),
   ];
   registry.registerPath({
     method: spec.method.toLowerCase() as 'get' | 'post' | 'delete',
@@ -61,7 +63,9 @@ function define<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
       params: spec.params as unknown as z.ZodObject | undefined,
       query: spec.query as unknown as z.ZodObject | undefined,
       headers: headers.length
-        ? z.object(Object.fromEntries(headers.map(([h, d]) => [h, z.string().optional().meta({ description: d })])))
+        ? z.object(
+            Object.fromEntries(headers.map(([h, d]) => [h, z.string().optional().meta({ description: d })])),
+          )
         : undefined,
       body: spec.body ? { content: { 'application/json': { schema: spec.body } } } : undefined,
     },
@@ -71,7 +75,11 @@ function define<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
         {
           description: r.description,
           content: r.schema
-            ? { [Number(status) >= 400 ? 'application/problem+json' : 'application/json']: { schema: r.schema } }
+            ? {
+                [Number(status) >= 400 ? 'application/problem+json' : 'application/json']: {
+                  schema: r.schema,
+                },
+              }
             : undefined,
         },
       ]),
@@ -158,7 +166,10 @@ export const orderEventsRoute = define({
   route: 'orders/{orderId}/events',
   summary: "The order's audit trail: every event with its version and times",
   params: s.OrderParams,
-  responses: { 200: { description: 'The events in version order.', schema: s.AuditTrailSchema }, ...commonErrors },
+  responses: {
+    200: { description: 'The events in version order.', schema: s.AuditTrailSchema },
+    ...commonErrors,
+  },
 });
 
 export const listOrdersRoute = define({
@@ -167,7 +178,10 @@ export const listOrdersRoute = define({
   route: 'orders',
   summary: 'List orders from the read model, newest first, paged',
   query: s.ListOrdersQuery,
-  responses: { 200: { description: 'One page of orders.', schema: s.OrderListSchema }, 400: commonErrors[400] },
+  responses: {
+    200: { description: 'One page of orders.', schema: s.OrderListSchema },
+    400: commonErrors[400],
+  },
 });
 
 export const healthRoute = define({

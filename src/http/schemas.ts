@@ -120,4 +120,6 @@ export const ProblemSchema = z
   })
   .meta({ id: 'Problem' });
 
-export const HealthSchema = z.object({ status: z.literal('ok'), eventStore: z.string() }).meta({ id: 'Health' });
+export const HealthSchema = z
+  .object({ status: z.literal('ok'), eventStore: z.string() })
+  .meta({ id: 'Health' });

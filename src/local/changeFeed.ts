@@ -63,7 +63,8 @@ export class LocalChangeFeed {
           await sleep(this.options.pollMs, signal);
           continue;
         }
-        if (await this.deliver(page.commits, retry, signal)) await this.store.setCheckpoint(this.lease, page.position);
+        if (await this.deliver(page.commits, retry, signal))
+          await this.store.setCheckpoint(this.lease, page.position);
       } catch (err) {
         this.logger.error(this.fn.metadata.name, 'change feed read failed', err);
         await sleep(this.options.pollMs * 10, signal);
@@ -84,9 +85,16 @@ export class LocalChangeFeed {
         return true;
       } catch (err) {
         const canRetry = retry && (retry.maxRetryCount < 0 || attempt < retry.maxRetryCount);
-        this.logger.error(this.fn.metadata.name, `batch of ${documents.length} failed (attempt ${attempt + 1})`, err);
+        this.logger.error(
+          this.fn.metadata.name,
+          `batch of ${documents.length} failed (attempt ${attempt + 1})`,
+          err,
+        );
         if (!canRetry) {
-          this.logger.warn(this.fn.metadata.name, 'no retries left: the batch is skipped, as the Cosmos DB trigger does');
+          this.logger.warn(
+            this.fn.metadata.name,
+            'no retries left: the batch is skipped, as the Cosmos DB trigger does',
+          );
           return true;
         }
         await sleep(retry.delayMs(attempt), signal);

@@ -41,7 +41,9 @@ export class FunctionsCore {
       if (this.functions.has(metadata.name)) {
         throw new Error(`a function named "${metadata.name}" is already registered`);
       }
-      const trigger = Object.values(metadata.bindings).find((b) => b.direction === 'in' && /trigger$/i.test(b.type));
+      const trigger = Object.values(metadata.bindings).find(
+        (b) => b.direction === 'in' && /trigger$/i.test(b.type),
+      );
       if (!trigger) throw new Error(`function "${metadata.name}" has no trigger binding`);
       this.functions.set(metadata.name, { metadata, callback, trigger });
       return { dispose: () => this.functions.delete(metadata.name) };

@@ -25,7 +25,10 @@ export function loadFunctionFiles(root: string): string[] {
   const main = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { main?: string }).main;
   if (!main) throw new Error('package.json has no "main" naming the function files');
   const files = globSync(main, { cwd: root, absolute: true }).sort();
-  if (files.length === 0) throw new Error(`no file matches package.json "main" (${main}); run "npm run build"`);
+  if (files.length === 0)
+    throw new Error(`no file matches package.json "main" (${main}); run "npm run build"`);
+  // The Functions host loads `main` with require too; these files are only known at run time.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   for (const file of files) require(resolve(file));
   return files;
 }
@@ -51,7 +54,9 @@ export async function startHost(core: FunctionsCore): Promise<RunningHost> {
   const http = new LocalHttpServer(core, logger);
   const feeds = core
     .byTrigger('cosmosDBTrigger')
-    .map((fn) => new LocalChangeFeed(fn, services.store, logger, { pollMs: settings.LOCAL_CHANGE_FEED_POLL_MS }));
+    .map(
+      (fn) => new LocalChangeFeed(fn, services.store, logger, { pollMs: settings.LOCAL_CHANGE_FEED_POLL_MS }),
+    );
   await core.runHooks('appStart', { hookData: {}, appHookData: {} });
   const port = await http.listen(settings.PORT);
   feeds.forEach((f) => f.start());

@@ -28,11 +28,15 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefin
 
 function toHeaders(req: IncomingMessage): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  for (const [k, v] of Object.entries(req.headers))
+    if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
   return out;
 }
 
-async function send(res: ServerResponse, result: HttpResponseInit | HttpResponse | undefined): Promise<number> {
+async function send(
+  res: ServerResponse,
+  result: HttpResponseInit | HttpResponse | undefined,
+): Promise<number> {
   const response = result instanceof HttpResponse ? result : new HttpResponse(result ?? { status: 204 });
   const body = Buffer.from(await response.arrayBuffer());
   const headers: Record<string, string> = {};
@@ -58,10 +62,14 @@ export class LocalHttpServer {
     private readonly logger: Logger,
   ) {
     for (const fn of core.byTrigger('httpTrigger')) {
-      const methods = ((fn.trigger.methods as string[] | undefined) ?? ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).map(
-        (m) => m.toUpperCase(),
-      );
-      this.router.add({ template: (fn.trigger.route as string | undefined) ?? fn.metadata.name, methods, target: fn });
+      const methods = (
+        (fn.trigger.methods as string[] | undefined) ?? ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']
+      ).map((m) => m.toUpperCase());
+      this.router.add({
+        template: (fn.trigger.route as string | undefined) ?? fn.metadata.name,
+        methods,
+        target: fn,
+      });
     }
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 5_000;
@@ -92,7 +100,8 @@ export class LocalHttpServer {
       status = await this.dispatch(req, res, url);
     } catch (err) {
       this.logger.error('http', 'request failed', err);
-      if (!res.headersSent) status = await send(res, problem(500, 'internal', 'the request failed; it has been logged'));
+      if (!res.headersSent)
+        status = await send(res, problem(500, 'internal', 'the request failed; it has been logged'));
     } finally {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       this.logger.info('http', `${req.method} ${url.pathname}${url.search} ${status} ${ms.toFixed(1)}ms`);
@@ -102,7 +111,9 @@ export class LocalHttpServer {
 
   private async dispatch(req: IncomingMessage, res: ServerResponse, url: URL): Promise<number> {
     const method = (req.method ?? 'GET').toUpperCase();
-    const path = url.pathname.startsWith(routePrefix + '/') ? url.pathname.slice(routePrefix.length) : undefined;
+    const path = url.pathname.startsWith(routePrefix + '/')
+      ? url.pathname.slice(routePrefix.length)
+      : undefined;
     const match = path === undefined ? undefined : this.router.match(method, path);
     if (match === undefined) {
       req.resume();
@@ -113,7 +124,8 @@ export class LocalHttpServer {
       return send(res, problem(405, 'method-not-allowed', `${method} is not allowed on ${url.pathname}`));
     }
     const body = await readBody(req, maxBodyBytes);
-    if (body === undefined) return send(res, problem(413, 'body-too-large', `the request body is over ${maxBodyBytes} bytes`));
+    if (body === undefined)
+      return send(res, problem(413, 'body-too-large', `the request body is over ${maxBodyBytes} bytes`));
     const request = new HttpRequest({
       method,
       url: url.toString(),
@@ -123,7 +135,9 @@ export class LocalHttpServer {
       body: { bytes: body },
     });
     const fn = match.target;
-    const context = createInvocationContext(fn, this.logger, { traceParent: req.headers.traceparent as string | undefined });
+    const context = createInvocationContext(fn, this.logger, {
+      traceParent: req.headers.traceparent as string | undefined,
+    });
     const result = (await fn.callback(request, context)) as HttpResponseInit | HttpResponse | undefined;
     return send(res, result);
   }

@@ -23,10 +23,14 @@ export function createInvocationContext(
       trigger: fn.trigger as unknown as InvocationContext['options']['trigger'],
       extraInputs: bindings
         .filter(([, b]) => b.direction === 'in' && b !== fn.trigger)
-        .map(([name, b]) => ({ ...b, name }) as unknown as InvocationContext['options']['extraInputs'][number]),
+        .map(
+          ([name, b]) => ({ ...b, name }) as unknown as InvocationContext['options']['extraInputs'][number],
+        ),
       extraOutputs: bindings
         .filter(([key, b]) => b.direction === 'out' && key !== '$return')
-        .map(([name, b]) => ({ ...b, name }) as unknown as InvocationContext['options']['extraOutputs'][number]),
+        .map(
+          ([name, b]) => ({ ...b, name }) as unknown as InvocationContext['options']['extraOutputs'][number],
+        ),
     },
   });
   for (const [name, value] of Object.entries(extra.extraInputs ?? {})) context.extraInputs.set(name, value);

@@ -20,7 +20,7 @@ export function loadLocalSettings(root: string, env: NodeJS.ProcessEnv = process
   try {
     parsed = localSettingsFile.parse(JSON.parse(readFileSync(file, 'utf8')));
   } catch (err) {
-    throw new Error(`${file} is not a valid local.settings.json: ${(err as Error).message}`);
+    throw new Error(`${file} is not a valid local.settings.json: ${(err as Error).message}`, { cause: err });
   }
   const taken: string[] = [];
   for (const [name, value] of Object.entries(parsed.Values ?? {})) {

@@ -12,7 +12,10 @@ export interface RetryPolicy {
 type RpcDuration = { seconds?: number | string };
 const ms = (d: unknown): number => Number((d as RpcDuration | undefined)?.seconds ?? 0) * 1000;
 
-export function retryPolicyOf(options: Record<string, unknown> | undefined, scale = 1): RetryPolicy | undefined {
+export function retryPolicyOf(
+  options: Record<string, unknown> | undefined,
+  scale = 1,
+): RetryPolicy | undefined {
   if (!options) return undefined;
   const maxRetryCount = Number(options.maxRetryCount ?? 0);
   if (options.retryStrategy === 'fixedDelay') {

@@ -85,7 +85,9 @@ export class WrongExpectedVersionError extends Error {
     readonly expectedVersion: number,
     readonly actualVersion: number | undefined,
   ) {
-    super(`order ${orderId}: expected version ${expectedVersion}, stream is at ${actualVersion ?? 'unknown'}`);
+    super(
+      `order ${orderId}: expected version ${expectedVersion}, stream is at ${actualVersion ?? 'unknown'}`,
+    );
   }
 }
 

@@ -15,9 +15,15 @@ describe('concurrent writers over HTTP', () => {
     await call(host, 'POST', '/api/orders', { customerId: 'c-1', orderId });
     const answers = await Promise.all(
       Array.from({ length: 20 }, (_, k) =>
-        call(host, 'POST', `/api/orders/${orderId}/items`, { productId: `p-${k}`, quantity: 1, unitPrice: '1.00', currency: 'BRL' }, {
-          'if-match': '"1"',
-        }),
+        call(
+          host,
+          'POST',
+          `/api/orders/${orderId}/items`,
+          { productId: `p-${k}`, quantity: 1, unitPrice: '1.00', currency: 'BRL' },
+          {
+            'if-match': '"1"',
+          },
+        ),
       ),
     );
     const statuses = answers.map((a) => a.status).sort();
@@ -32,11 +38,18 @@ describe('concurrent writers over HTTP', () => {
     await call(host, 'POST', '/api/orders', { customerId: 'c-1', orderId });
     const answers = await Promise.all(
       Array.from({ length: 20 }, (_, k) =>
-        call(host, 'POST', `/api/orders/${orderId}/items`, { productId: `p-${k}`, quantity: 1, unitPrice: '1.00', currency: 'BRL' }),
+        call(host, 'POST', `/api/orders/${orderId}/items`, {
+          productId: `p-${k}`,
+          quantity: 1,
+          unitPrice: '1.00',
+          currency: 'BRL',
+        }),
       ),
     );
     expect(answers.every((a) => a.status === 200)).toBe(true);
     const trail = await call(host, 'GET', `/api/orders/${orderId}/events`);
-    expect(trail.body.events.map((e: { version: number }) => e.version)).toEqual(Array.from({ length: 21 }, (_, k) => k + 1));
+    expect(trail.body.events.map((e: { version: number }) => e.version)).toEqual(
+      Array.from({ length: 21 }, (_, k) => k + 1),
+    );
   });
 });

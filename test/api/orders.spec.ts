@@ -25,12 +25,20 @@ describe('order API over HTTP on the local host', () => {
 
   it('creates an order with Location and ETag, and a repeat with the same orderId creates nothing', async () => {
     const orderId = newId('o');
-    const first = await call(host, 'POST', '/api/orders', { customerId: 'cust-1', orderId, referralCode: 'ref-7' });
+    const first = await call(host, 'POST', '/api/orders', {
+      customerId: 'cust-1',
+      orderId,
+      referralCode: 'ref-7',
+    });
     expect(first.status).toBe(201);
     expect(first.headers.get('location')).toBe(`/api/orders/${orderId}`);
     expect(first.headers.get('etag')).toBe('"1"');
     expect(first.body).toMatchObject({ orderId, version: 1, status: 'draft', referralCode: 'ref-7' });
-    const again = await call(host, 'POST', '/api/orders', { customerId: 'cust-1', orderId, referralCode: 'ref-7' });
+    const again = await call(host, 'POST', '/api/orders', {
+      customerId: 'cust-1',
+      orderId,
+      referralCode: 'ref-7',
+    });
     expect(again.status).toBe(200);
     expect(again.body.version).toBe(1);
     const other = await call(host, 'POST', '/api/orders', { customerId: 'cust-2', orderId });
@@ -55,14 +63,28 @@ describe('order API over HTTP on the local host', () => {
     expect(add.status).toBe(200);
     expect(add.body).toMatchObject({ version: 2, total: '398.00', currency: 'BRL', itemCount: 2 });
     expect(add.body.lines[0]).toMatchObject({ unitPrice: '199.00', lineTotal: '398.00' });
-    await call(host, 'POST', `/api/orders/${orderId}/items`, { productId: 'p-2', quantity: 1, unitPrice: '1.05', currency: 'BRL' });
-    const removed = await call(host, 'DELETE', `/api/orders/${orderId}/items/p-2`, undefined, { 'if-match': '"3"' });
+    await call(host, 'POST', `/api/orders/${orderId}/items`, {
+      productId: 'p-2',
+      quantity: 1,
+      unitPrice: '1.05',
+      currency: 'BRL',
+    });
+    const removed = await call(host, 'DELETE', `/api/orders/${orderId}/items/p-2`, undefined, {
+      'if-match': '"3"',
+    });
     expect(removed).toMatchObject({ status: 200, body: { version: 4, total: '398.00' } });
     const absent = await call(host, 'DELETE', `/api/orders/${orderId}/items/p-2`);
     expect(absent).toMatchObject({ status: 200, body: { version: 4 } });
-    const submitted = await call(host, 'POST', `/api/orders/${orderId}/submit`, undefined, { 'if-match': '"4"' });
+    const submitted = await call(host, 'POST', `/api/orders/${orderId}/submit`, undefined, {
+      'if-match': '"4"',
+    });
     expect(submitted).toMatchObject({ status: 200, body: { status: 'submitted', version: 5 } });
-    const late = await call(host, 'POST', `/api/orders/${orderId}/items`, { productId: 'p-3', quantity: 1, unitPrice: '1', currency: 'BRL' });
+    const late = await call(host, 'POST', `/api/orders/${orderId}/items`, {
+      productId: 'p-3',
+      quantity: 1,
+      unitPrice: '1',
+      currency: 'BRL',
+    });
     expect(late.status).toBe(409);
     expect(late.headers.get('content-type')).toBe('application/problem+json');
 
@@ -76,7 +98,11 @@ describe('order API over HTTP on the local host', () => {
       ['OrderSubmitted', 5],
     ]);
     const first = trail.body.events[0];
-    expect(first).toMatchObject({ schemaVersion: 2, data: { customerId: 'cust-1' }, metadata: { actor: 'anonymous' } });
+    expect(first).toMatchObject({
+      schemaVersion: 2,
+      data: { customerId: 'cust-1' },
+      metadata: { actor: 'anonymous' },
+    });
     expect(Date.parse(first.occurredAt)).not.toBeNaN();
     expect(Date.parse(first.recordedAt)).not.toBeNaN();
   });
@@ -84,7 +110,9 @@ describe('order API over HTTP on the local host', () => {
   it('answers a stale If-Match with 412 and appends nothing', async () => {
     const orderId = await createOrder();
     const line = { productId: 'p-1', quantity: 1, unitPrice: '5.00', currency: 'BRL' };
-    expect((await call(host, 'POST', `/api/orders/${orderId}/items`, line, { 'if-match': '"1"' })).status).toBe(200);
+    expect(
+      (await call(host, 'POST', `/api/orders/${orderId}/items`, line, { 'if-match': '"1"' })).status,
+    ).toBe(200);
     const stale = await call(host, 'POST', `/api/orders/${orderId}/items`, line, { 'if-match': '"1"' });
     expect(stale.status).toBe(412);
     expect(stale.body).toMatchObject({ status: 412, currentVersion: 2 });
@@ -96,7 +124,12 @@ describe('order API over HTTP on the local host', () => {
     const orderId = await createOrder();
     const before = new Date().toISOString();
     await new Promise((r) => setTimeout(r, 20));
-    await call(host, 'POST', `/api/orders/${orderId}/items`, { productId: 'p-1', quantity: 3, unitPrice: '2.50', currency: 'BRL' });
+    await call(host, 'POST', `/api/orders/${orderId}/items`, {
+      productId: 'p-1',
+      quantity: 3,
+      unitPrice: '2.50',
+      currency: 'BRL',
+    });
     const then = await call(host, 'GET', `/api/orders/${orderId}?asOf=${encodeURIComponent(before)}`);
     expect(then).toMatchObject({ status: 200, body: { version: 1, total: '0.00', lines: [] } });
     expect(then.headers.get('etag')).toBe('"1"');
@@ -109,7 +142,10 @@ describe('order API over HTTP on the local host', () => {
   it('cancels until shipped, with the reason', async () => {
     const orderId = await createOrder();
     const res = await call(host, 'POST', `/api/orders/${orderId}/cancel`, { reason: 'found it cheaper' });
-    expect(res).toMatchObject({ status: 200, body: { status: 'cancelled', cancellationReason: 'found it cheaper' } });
+    expect(res).toMatchObject({
+      status: 200,
+      body: { status: 'cancelled', cancellationReason: 'found it cheaper' },
+    });
   });
 
   it('replays the first answer for a repeated Idempotency-Key and appends nothing', async () => {
@@ -122,7 +158,13 @@ describe('order API over HTTP on the local host', () => {
     expect(second.body).toEqual(first.body);
     expect(second.headers.get('idempotent-replayed')).toBe('true');
     expect((await call(host, 'GET', `/api/orders/${orderId}`)).body.version).toBe(2);
-    const reused = await call(host, 'POST', `/api/orders/${orderId}/items`, { ...line, quantity: 2 }, headers);
+    const reused = await call(
+      host,
+      'POST',
+      `/api/orders/${orderId}/items`,
+      { ...line, quantity: 2 },
+      headers,
+    );
     expect(reused.status).toBe(422);
   });
 

@@ -7,9 +7,12 @@ describe('graceful shutdown of the local host', () => {
     const orderId = `shutdown-${Date.now()}`;
     await call(host, 'POST', '/api/orders', { customerId: 'c-1', orderId });
     const inFlight = Array.from({ length: 30 }, (_, k) =>
-      call(host, 'POST', `/api/orders/${orderId}/items`, { productId: `p-${k}`, quantity: 1, unitPrice: '1.00', currency: 'BRL' }).catch(
-        () => ({ status: 0 }),
-      ),
+      call(host, 'POST', `/api/orders/${orderId}/items`, {
+        productId: `p-${k}`,
+        quantity: 1,
+        unitPrice: '1.00',
+        currency: 'BRL',
+      }).catch(() => ({ status: 0 })),
     );
     await new Promise((r) => setTimeout(r, 5));
     host.process.kill('SIGTERM');

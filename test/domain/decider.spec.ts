@@ -52,7 +52,9 @@ describe('order lines', () => {
   });
 
   it('refuses line changes after submit', () =>
-    given(created, added, submitted).when({ type: 'AddProduct', line, occurredAt: at }).thenRefused('conflict'));
+    given(created, added, submitted)
+      .when({ type: 'AddProduct', line, occurredAt: at })
+      .thenRefused('conflict'));
 
   it('removes a line, and answers removing an absent product without an event', () => {
     given(created, added)
@@ -62,7 +64,11 @@ describe('order lines', () => {
   });
 
   it('forgets the currency once the last line is removed', () => {
-    const removed: OrderEvent = { type: 'ProductRemovedFromOrder', data: { productId: 'p-1' }, occurredAt: at };
+    const removed: OrderEvent = {
+      type: 'ProductRemovedFromOrder',
+      data: { productId: 'p-1' },
+      occurredAt: at,
+    };
     given(created, added, removed)
       .when({ type: 'AddProduct', line: { ...line, currency: 'USD' }, occurredAt: at })
       .then({ type: 'ProductAddedToOrder', data: { ...line, currency: 'USD' }, occurredAt: at });
@@ -79,7 +85,11 @@ describe('submitting', () => {
   it('records an empty submit when it replays history from a source system', () =>
     given(created)
       .when({ type: 'SubmitOrder', occurredAt: at, history: true })
-      .then({ type: 'OrderSubmitted', data: { total: '0.00', currency: undefined, lineCount: 0 }, occurredAt: at }));
+      .then({
+        type: 'OrderSubmitted',
+        data: { total: '0.00', currency: undefined, lineCount: 0 },
+        occurredAt: at,
+      }));
 
   it('answers a second submit without an event', () =>
     given(created, added, submitted).when({ type: 'SubmitOrder', occurredAt: at }).thenNothing());
@@ -95,10 +105,13 @@ describe('cancelling', () => {
     given(created, added, submitted, accepted).when(cancel).then(event);
   });
 
-  it('is refused once shipped', () => given(created, added, submitted, accepted, shipped).when(cancel).thenRefused('conflict'));
+  it('is refused once shipped', () =>
+    given(created, added, submitted, accepted, shipped).when(cancel).thenRefused('conflict'));
 
   it('answers a repeat without an event', () =>
-    given(created, { type: 'OrderCancelled', data: { reason: 'x' }, occurredAt: at }).when(cancel).thenNothing());
+    given(created, { type: 'OrderCancelled', data: { reason: 'x' }, occurredAt: at })
+      .when(cancel)
+      .thenNothing());
 });
 
 describe('acceptance and delivery', () => {
@@ -113,7 +126,9 @@ describe('acceptance and delivery', () => {
   });
 
   it('delivers only a shipped order', () => {
-    given(created, added, submitted, accepted).when({ type: 'DeliverOrder', occurredAt: at }).thenRefused('conflict');
+    given(created, added, submitted, accepted)
+      .when({ type: 'DeliverOrder', occurredAt: at })
+      .thenRefused('conflict');
     given(created, added, submitted, accepted, shipped)
       .when({ type: 'DeliverOrder', occurredAt: at })
       .then({ type: 'OrderDelivered', data: {}, occurredAt: at });

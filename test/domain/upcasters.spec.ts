@@ -16,7 +16,12 @@ describe('upcasting stored events', () => {
 
   it('reads OrderCreatedBasedOnAReferral as an order with its referral code', () => {
     const event = upcast('OrderCreatedBasedOnAReferral', 1, { customerId: 'c-1', referralCode: 'r-1' }, at);
-    expect(fold([event])).toMatchObject({ exists: true, customerId: 'c-1', referralCode: 'r-1', status: 'draft' });
+    expect(fold([event])).toMatchObject({
+      exists: true,
+      customerId: 'c-1',
+      referralCode: 'r-1',
+      status: 'draft',
+    });
   });
 
   it('refuses an event from a newer writer instead of misreading it', () => {

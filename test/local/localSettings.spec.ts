@@ -8,7 +8,10 @@ import { loadLocalSettings } from '../../src/local/localSettings';
 describe('settings', () => {
   it('takes local.settings.json Values, the environment winning', () => {
     const dir = mkdtempSync(join(tmpdir(), 'settings-'));
-    writeFileSync(join(dir, 'local.settings.json'), JSON.stringify({ IsEncrypted: false, Values: { PORT: 8080, DATA_DIR: './x' } }));
+    writeFileSync(
+      join(dir, 'local.settings.json'),
+      JSON.stringify({ IsEncrypted: false, Values: { PORT: 8080, DATA_DIR: './x' } }),
+    );
     const env: NodeJS.ProcessEnv = { DATA_DIR: '/from/env' };
     expect(loadLocalSettings(dir, env)).toEqual(['PORT']);
     expect(readSettings(env)).toMatchObject({ PORT: 8080, DATA_DIR: '/from/env', EVENT_STORE: 'sqlite' });

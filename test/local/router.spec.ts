@@ -11,7 +11,10 @@ describe('route templates of the local host', () => {
 
   it('binds parameters and decodes them', () => {
     expect(router.match('GET', '/orders/a%3Ab')).toEqual({ target: 'get', params: { orderId: 'a:b' } });
-    expect(router.match('DELETE', '/orders/o/items/p')).toEqual({ target: 'remove', params: { orderId: 'o', productId: 'p' } });
+    expect(router.match('DELETE', '/orders/o/items/p')).toEqual({
+      target: 'remove',
+      params: { orderId: 'o', productId: 'p' },
+    });
   });
 
   it('prefers literal segments, and tells a wrong method from a missing route', () => {

@@ -23,7 +23,11 @@ let counter = 0;
 /** A stream id unique to this run, so suites can share a database. */
 export const newStreamId = (prefix = 'order') => `${prefix}-${process.pid}-${Date.now()}-${++counter}`;
 
-export const event = (type: string, n: number, occurredAt = '2026-01-01T00:00:00.000Z'): StoredEventRecord => ({
+export const event = (
+  type: string,
+  n: number,
+  occurredAt = '2026-01-01T00:00:00.000Z',
+): StoredEventRecord => ({
   type,
   schemaVersion: 1,
   data: { n },
@@ -35,7 +39,11 @@ export const event = (type: string, n: number, occurredAt = '2026-01-01T00:00:00
  * The event store contract: every adapter runs this same suite, created from its factory.
  * Versions are event counts; a commit is the events of one append.
  */
-export function eventStoreContract(name: string, factory: () => Promise<StoreUnderTest>, options: ContractOptions = {}) {
+export function eventStoreContract(
+  name: string,
+  factory: () => Promise<StoreUnderTest>,
+  options: ContractOptions = {},
+) {
   describe(`event store contract: ${name}`, () => {
     let sut: StoreUnderTest;
     let store: EventStore;
@@ -62,7 +70,10 @@ export function eventStoreContract(name: string, factory: () => Promise<StoreUnd
         ['B', 2, { n: 2 }],
         ['C', 3, { n: 3 }],
       ]);
-      expect(slice.events[0]).toMatchObject({ orderId: id, metadata: { correlationId: 'corr-1', actor: 'test' } });
+      expect(slice.events[0]).toMatchObject({
+        orderId: id,
+        metadata: { correlationId: 'corr-1', actor: 'test' },
+      });
       expect(Date.parse(slice.events[0].recordedAt)).not.toBeNaN();
     });
 
@@ -80,9 +91,13 @@ export function eventStoreContract(name: string, factory: () => Promise<StoreUnd
       const id = newStreamId();
       await store.append(id, 0, [event('A', 1)]);
       for (const expected of [0, 2, 7]) {
-        await expect(store.append(id, expected, [event('X', 9)])).rejects.toBeInstanceOf(WrongExpectedVersionError);
+        await expect(store.append(id, expected, [event('X', 9)])).rejects.toBeInstanceOf(
+          WrongExpectedVersionError,
+        );
       }
-      await expect(store.append(newStreamId(), 3, [event('X', 9)])).rejects.toBeInstanceOf(WrongExpectedVersionError);
+      await expect(store.append(newStreamId(), 3, [event('X', 9)])).rejects.toBeInstanceOf(
+        WrongExpectedVersionError,
+      );
       expect((await store.readStream(id)).version).toBe(1);
     });
 
@@ -105,10 +120,15 @@ export function eventStoreContract(name: string, factory: () => Promise<StoreUnd
 
     it('reads as of a business time: the prefix of events that had occurred by then', async () => {
       const id = newStreamId();
-      await store.append(id, 0, [event('A', 1, '2020-01-01T00:00:00Z'), event('B', 2, '2020-01-03T00:00:00Z')]);
+      await store.append(id, 0, [
+        event('A', 1, '2020-01-01T00:00:00Z'),
+        event('B', 2, '2020-01-03T00:00:00Z'),
+      ]);
       await store.append(id, 2, [event('C', 3, '2020-01-02T00:00:00Z')]);
       expect((await store.readStream(id, { asOf: '2019-12-31T00:00:00Z' })).version).toBe(0);
-      expect((await store.readStream(id, { asOf: '2020-01-02T12:00:00Z' })).events.map((e) => e.type)).toEqual(['A']);
+      expect(
+        (await store.readStream(id, { asOf: '2020-01-02T12:00:00Z' })).events.map((e) => e.type),
+      ).toEqual(['A']);
       expect((await store.readStream(id, { asOf: '2020-01-03T00:00:00Z' })).version).toBe(3);
     });
 
@@ -149,10 +169,13 @@ export function eventStoreContract(name: string, factory: () => Promise<StoreUnd
       const lost = results.filter((r) => r.status === 'rejected');
       if (!options.limits?.concurrency) {
         expect(won).toHaveLength(1);
-        for (const r of lost) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(WrongExpectedVersionError);
+        for (const r of lost)
+          expect((r as PromiseRejectedResult).reason).toBeInstanceOf(WrongExpectedVersionError);
       }
       const slice = await store.readStream(id);
-      expect(slice.events.map((e) => e.version)).toEqual(Array.from({ length: slice.version }, (_, k) => k + 1));
+      expect(slice.events.map((e) => e.version)).toEqual(
+        Array.from({ length: slice.version }, (_, k) => k + 1),
+      );
     });
 
     it(`never leaves a gap or an overlap, whatever expected versions writers send${concurrencyNote}`, async () => {
@@ -161,7 +184,9 @@ export function eventStoreContract(name: string, factory: () => Promise<StoreUnd
         Array.from({ length: 40 }, (_, k) => store.append(id, k % 7, [event('W', k), event('W', k)])),
       );
       const slice = await store.readStream(id);
-      expect(slice.events.map((e) => e.version)).toEqual(Array.from({ length: slice.version }, (_, k) => k + 1));
+      expect(slice.events.map((e) => e.version)).toEqual(
+        Array.from({ length: slice.version }, (_, k) => k + 1),
+      );
       expect(slice.version % 2).toBe(0);
     });
   });

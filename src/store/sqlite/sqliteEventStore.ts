@@ -92,8 +92,7 @@ export class SqliteEventStore implements EventStore {
 
   async getCheckpoint(consumer: string): Promise<string | undefined> {
     const row = this.db.prepare('SELECT position FROM checkpoints WHERE consumer = ?').get(consumer) as
-      | { position: string }
-      | undefined;
+      { position: string } | undefined;
     return row?.position;
   }
 

@@ -23,10 +23,12 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     );
     this.reserveTx = db
       .transaction((key: string, fingerprint: string, now: number): Reservation => {
-        const row = find.get(key) as { fingerprint: string; reserved_at: number; response: string | null } | undefined;
+        const row = find.get(key) as
+          { fingerprint: string; reserved_at: number; response: string | null } | undefined;
         if (row) {
           if (row.fingerprint !== fingerprint) return { outcome: 'mismatch' };
-          if (row.response) return { outcome: 'replay', response: JSON.parse(row.response) as RecordedResponse };
+          if (row.response)
+            return { outcome: 'replay', response: JSON.parse(row.response) as RecordedResponse };
           if (now - row.reserved_at < pendingTtlMs) return { outcome: 'in-progress' };
         }
         upsert.run(key, fingerprint, now);
@@ -40,7 +42,9 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
   }
 
   async complete(key: string, response: RecordedResponse): Promise<void> {
-    this.db.prepare('UPDATE idempotency_keys SET response = ? WHERE key = ?').run(JSON.stringify(response), key);
+    this.db
+      .prepare('UPDATE idempotency_keys SET response = ? WHERE key = ?')
+      .run(JSON.stringify(response), key);
   }
 
   async release(key: string): Promise<void> {

@@ -31,9 +31,9 @@ export class SqliteOrderReadModel implements OrderReadModel {
   }
 
   async get(orderId: string): Promise<ReadModelEntry | undefined> {
-    const row = this.db.prepare('SELECT summary, state FROM order_read_model WHERE order_id = ?').get(orderId) as
-      | { summary: string; state: string }
-      | undefined;
+    const row = this.db
+      .prepare('SELECT summary, state FROM order_read_model WHERE order_id = ?')
+      .get(orderId) as { summary: string; state: string } | undefined;
     return row && { summary: JSON.parse(row.summary), state: JSON.parse(row.state) };
   }
 
@@ -48,7 +48,15 @@ export class SqliteOrderReadModel implements OrderReadModel {
            state = excluded.state
          WHERE excluded.version > order_read_model.version`,
       )
-      .run(s.orderId, s.customerId, s.status, s.createdAt, s.version, JSON.stringify(s), JSON.stringify(entry.state));
+      .run(
+        s.orderId,
+        s.customerId,
+        s.status,
+        s.createdAt,
+        s.version,
+        JSON.stringify(s),
+        JSON.stringify(entry.state),
+      );
   }
 
   async list(query: OrderListQuery): Promise<OrderListPage> {
@@ -74,7 +82,8 @@ export class SqliteOrderReadModel implements OrderReadModel {
     const last = items[items.length - 1];
     return {
       items,
-      continuationToken: rows.length > query.limit && last ? encodeToken({ c: last.createdAt, o: last.orderId }) : undefined,
+      continuationToken:
+        rows.length > query.limit && last ? encodeToken({ c: last.createdAt, o: last.orderId }) : undefined,
     };
   }
 }

@@ -1,0 +1,47 @@
+import { FeedDocument, projectCommits } from './projection';
+import { Services } from './services';
+
+/**
+ * The lease (checkpoint) of the `orderReadModelProjection` change-feed function: its
+ * `leaseContainerPrefix` ('orderReadModel-', src/functions/orderProjection.ts) + its name, as the local
+ * host's change feed composes it (src/local/changeFeed.ts). Sharing it means the host, when it starts,
+ * continues where a catch-up stopped instead of re-reading the whole feed.
+ */
+export const readModelLease = 'orderReadModel-' + 'orderReadModelProjection';
+
+export interface CatchUpResult {
+  /** Commit documents read from the feed. */
+  commits: number;
+  applied: number;
+  /** Commits the read model already had (the projection is idempotent by version). */
+  skipped: number;
+  elapsedSeconds: number;
+}
+
+/**
+ * Brings the order read model up to date with the event store without the host running: reads the feed
+ * from the projection's checkpoint in pages, projects each page and moves the checkpoint after it, until
+ * the feed is exhausted. Running beside the host is harmless: both apply commits idempotently by version,
+ * and a checkpoint one of them moves back only costs a re-read.
+ */
+export async function catchUpReadModel(
+  services: Pick<Services, 'store' | 'readModel'>,
+  options: { pageSize?: number } = {},
+): Promise<CatchUpResult> {
+  const { store, readModel } = services;
+  const pageSize = options.pageSize ?? 500;
+  const started = performance.now();
+  const result = { commits: 0, applied: 0, skipped: 0 };
+  let position = await store.getCheckpoint(readModelLease);
+  for (;;) {
+    const page = await store.readFeed(position, pageSize);
+    if (page.commits.length === 0) break;
+    const { applied, skipped } = await projectCommits(page.commits as FeedDocument[], readModel, store);
+    await store.setCheckpoint(readModelLease, page.position);
+    position = page.position;
+    result.commits += page.commits.length;
+    result.applied += applied;
+    result.skipped += skipped;
+  }
+  return { ...result, elapsedSeconds: (performance.now() - started) / 1000 };
+}

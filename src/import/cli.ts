@@ -1,0 +1,67 @@
+import { createServices } from '../app/services';
+import { readSettings, SettingsError } from '../app/settings';
+import { formatSummary, ImportInputError, importOlist } from './olist';
+
+/**
+ * `npm run import -- olist <folder>`: imports the Olist sample into the event store under DATA_DIR (the
+ * same settings as the host) and fills the read model. Progress goes to stderr, the summary to stdout.
+ * Exit code 0 on success, 1 on bad arguments, a missing folder or any failure.
+ */
+
+const usage = `usage: npm run import -- olist <folder>
+  olist <folder>   import olist_orders_dataset.csv and olist_order_items_dataset.csv from <folder>
+The store is the one under DATA_DIR (default ./.data), as for npm start.`;
+
+class UsageError extends Error {}
+
+export function parseArgs(argv: string[]): { source: 'olist'; folder: string } {
+  if (argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h')) throw new UsageError('');
+  const [source, folder, ...rest] = argv;
+  if (source !== 'olist') {
+    throw new UsageError(source === undefined ? 'no source given' : `unknown source "${source}" (only "olist" exists)`);
+  }
+  if (!folder) throw new UsageError('no folder given');
+  if (rest.length) throw new UsageError(`unexpected argument(s): ${rest.join(' ')}`);
+  return { source, folder };
+}
+
+async function main(argv: string[]): Promise<number> {
+  let folder: string;
+  try {
+    ({ folder } = parseArgs(argv));
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    if (err.message) console.error(`error: ${err.message}`);
+    console.error(usage);
+    return 1;
+  }
+  const settings = readSettings();
+  const services = createServices(settings);
+  try {
+    console.error(`importing Olist from ${folder} into ${settings.DATA_DIR}`);
+    const summary = await importOlist(folder, services, {
+      onProgress: (p) =>
+        console.error(
+          `  ${p.ordersDone.toLocaleString('en-US')} orders, ${p.eventsAppended.toLocaleString('en-US')} events, ` +
+            `${Math.round(p.eventsPerSecond).toLocaleString('en-US')} events/s`,
+        ),
+    });
+    console.log(formatSummary(summary));
+    return summary.anomalies.refusedCommands > 0 || summary.anomalies.invalidRow > 0 ? 1 : 0;
+  } finally {
+    await services.close();
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      const known = err instanceof ImportInputError || err instanceof SettingsError;
+      console.error(`error: ${known ? (err as Error).message : String((err as Error)?.stack ?? err)}`);
+      process.exitCode = 1;
+    },
+  );
+}

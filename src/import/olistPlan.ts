@@ -1,0 +1,201 @@
+import { OrderCommand } from '../domain/decider';
+import { canonicalAmount } from '../domain/money';
+import { olistTimeToUtc } from './localTime';
+
+/** One row of `olist_orders_dataset.csv` (the columns the import uses). */
+export interface OlistOrderRow {
+  order_id: string;
+  customer_id: string;
+  order_status: string;
+  order_purchase_timestamp: string;
+  order_approved_at: string;
+  order_delivered_carrier_date: string;
+  order_delivered_customer_date: string;
+}
+
+/** One row of `olist_order_items_dataset.csv`: one unit of one product. */
+export interface OlistItemRow {
+  order_id: string;
+  order_item_id: string;
+  product_id: string;
+  seller_id: string;
+  price: string;
+}
+
+export const orderColumns: (keyof OlistOrderRow)[] = [
+  'order_id',
+  'customer_id',
+  'order_status',
+  'order_purchase_timestamp',
+  'order_approved_at',
+  'order_delivered_carrier_date',
+  'order_delivered_customer_date',
+];
+export const itemColumns: (keyof OlistItemRow)[] = ['order_id', 'order_item_id', 'product_id', 'seller_id', 'price'];
+
+/** What the import reports, each kind with a count; the labels are the summary's wording. */
+export const anomalyLabels = {
+  deliveredWithoutApproval: 'delivered without an approval time (shipped from submitted; no acceptance invented)',
+  shippedWithoutApproval: 'shipped without an approval time (shipped from submitted; no acceptance invented)',
+  approvalBeforePurchase: 'approved before the purchase',
+  carrierBeforePurchase: 'handed to the carrier before the purchase',
+  carrierBeforeApproval: 'handed to the carrier before approval',
+  deliveredBeforeCarrier: 'delivered to the customer before handed to the carrier',
+  cancelledAfterCarrier: 'cancelled after reaching the carrier',
+  cancelledAfterDelivery: 'cancelled after delivery to the customer (not recorded as delivered)',
+  withoutItems: 'orders without items (submitted empty)',
+  missingTimestamp: 'status needs a time the row lacks (latest earlier time used)',
+  ignoredTimestamp: 'times the status does not use (e.g. carrier time of an unavailable order)',
+  unknownStatus: 'unknown status (created and submitted only)',
+  invalidRow: 'order rows that could not be read (order not imported)',
+  itemsWithoutOrder: 'item rows whose order is not in the orders file (not imported)',
+  streamDiffers: 'orders already in the store with other events (left as they are)',
+  refusedCommands: 'commands the decider refused',
+} as const;
+
+export type AnomalyKind = keyof typeof anomalyLabels;
+
+export const noAnomalies = (): Record<AnomalyKind, number> =>
+  Object.fromEntries(Object.keys(anomalyLabels).map((k) => [k, 0])) as Record<AnomalyKind, number>;
+
+export interface PlannedOrder {
+  orderId: string;
+  /** The order's commands in order, each with its business time; all marked `history: true`. */
+  commands: OrderCommand[];
+  anomalies: AnomalyKind[];
+}
+
+/** The order row cannot be turned into commands (bad timestamp or price); the order is not imported. */
+export class OlistRowError extends Error {}
+
+const cancelReason = 'canceled in source';
+const unavailableReason = 'unavailable';
+
+/**
+ * Maps one Olist order and its item rows to the commands that replay it, in the order they happened:
+ *
+ * - CreateOrder, one AddProduct per product (item rows grouped by product: quantity = number of rows,
+ *   unit price = the row price in canonical BRL), SubmitOrder — all at the purchase time;
+ * - by status: delivered → AcceptOrder (approval time), ShipOrder (carrier time), DeliverOrder (customer
+ *   time); shipped → accept, ship; invoiced, processing, approved → accept; canceled → accept if approved,
+ *   ship if it reached the carrier, CancelOrder at the latest time the row knows; unavailable →
+ *   RejectOrder at the approval time (or the purchase time).
+ *
+ * Every command carries `history: true`: the source records facts a live rule would refuse (an empty
+ * order submitted, shipping without acceptance, cancelling after shipping). A delivered or shipped order
+ * without an approval time is shipped from `submitted`; no acceptance is invented.
+ * Times are Brazil local time in the source and ISO 8601 UTC in the events (see localTime.ts).
+ * @throws OlistRowError when a timestamp or price cannot be read
+ */
+export function planOrder(row: OlistOrderRow, items: OlistItemRow[]): PlannedOrder {
+  const orderId = row.order_id;
+  const anomalies: AnomalyKind[] = [];
+  const time = (field: keyof OlistOrderRow): string | undefined => {
+    const text = row[field]?.trim();
+    if (!text) return undefined;
+    try {
+      return olistTimeToUtc(text);
+    } catch (err) {
+      throw new OlistRowError(`order ${orderId}: ${field}: ${(err as Error).message}`);
+    }
+  };
+  if (!orderId || !row.customer_id) throw new OlistRowError(`order row without order_id or customer_id`);
+  const purchase = time('order_purchase_timestamp');
+  if (!purchase) throw new OlistRowError(`order ${orderId}: no order_purchase_timestamp`);
+  const approved = time('order_approved_at');
+  const carrier = time('order_delivered_carrier_date');
+  const customer = time('order_delivered_customer_date');
+
+  if (approved && approved < purchase) anomalies.push('approvalBeforePurchase');
+  if (carrier && carrier < purchase) anomalies.push('carrierBeforePurchase');
+  if (approved && carrier && carrier < approved) anomalies.push('carrierBeforeApproval');
+  if (carrier && customer && customer < carrier) anomalies.push('deliveredBeforeCarrier');
+
+  const commands: OrderCommand[] = [
+    { type: 'CreateOrder', customerId: row.customer_id, occurredAt: purchase, history: true },
+  ];
+  for (const line of groupLines(orderId, items)) {
+    commands.push({ type: 'AddProduct', line, occurredAt: purchase, history: true });
+  }
+  if (items.length === 0) anomalies.push('withoutItems');
+  commands.push({ type: 'SubmitOrder', occurredAt: purchase, history: true });
+
+  /** The latest of the known times up to now, for a step whose own time is missing. */
+  const latest = (...times: (string | undefined)[]): string =>
+    times.reduce<string>((max, t) => (t !== undefined && t > max ? t : max), purchase);
+  const orElse = (t: string | undefined, ...earlier: (string | undefined)[]): string => {
+    if (t) return t;
+    anomalies.push('missingTimestamp');
+    return latest(...earlier);
+  };
+  const accept = (at: string) => commands.push({ type: 'AcceptOrder', occurredAt: at, history: true });
+  const ship = (at: string) => commands.push({ type: 'ShipOrder', occurredAt: at, history: true });
+  const ignore = (...times: (string | undefined)[]) => {
+    for (const t of times) if (t) anomalies.push('ignoredTimestamp');
+  };
+
+  switch (row.order_status) {
+    case 'delivered':
+    case 'shipped':
+      if (approved) accept(approved);
+      else anomalies.push(row.order_status === 'delivered' ? 'deliveredWithoutApproval' : 'shippedWithoutApproval');
+      ship(orElse(carrier, approved));
+      if (row.order_status === 'delivered') {
+        commands.push({ type: 'DeliverOrder', occurredAt: orElse(customer, approved, carrier), history: true });
+      } else {
+        ignore(customer);
+      }
+      break;
+    case 'invoiced':
+    case 'processing':
+    case 'approved':
+      accept(orElse(approved));
+      ignore(carrier, customer);
+      break;
+    case 'canceled':
+      if (approved) accept(approved);
+      if (carrier) {
+        ship(carrier);
+        anomalies.push('cancelledAfterCarrier');
+      }
+      if (customer) anomalies.push('cancelledAfterDelivery');
+      commands.push({
+        type: 'CancelOrder',
+        reason: cancelReason,
+        occurredAt: latest(approved, carrier, customer),
+        history: true,
+      });
+      break;
+    case 'unavailable':
+      commands.push({ type: 'RejectOrder', reason: unavailableReason, occurredAt: approved ?? purchase, history: true });
+      ignore(carrier, customer);
+      break;
+    default:
+      anomalies.push('unknownStatus');
+      ignore(approved, carrier, customer);
+  }
+  return { orderId, commands, anomalies };
+}
+
+/**
+ * One line per product: the item rows of a product (one unit each) become its quantity. Rows of one product
+ * at different prices or sellers stay separate lines; the decider refuses the second, and the import
+ * reports that refusal rather than averaging prices.
+ */
+function groupLines(orderId: string, items: OlistItemRow[]) {
+  const sorted = [...items].sort((a, b) => Number(a.order_item_id) - Number(b.order_item_id));
+  const lines = new Map<string, { productId: string; quantity: number; unitPrice: string; currency: 'BRL'; sellerId: string }>();
+  for (const item of sorted) {
+    let unitPrice: string;
+    try {
+      unitPrice = canonicalAmount(item.price.trim(), 'BRL');
+    } catch (err) {
+      throw new OlistRowError(`order ${orderId}: item ${item.order_item_id}: price: ${(err as Error).message}`);
+    }
+    const key = `${item.product_id}\u0000${unitPrice}\u0000${item.seller_id}`;
+    const line = lines.get(key);
+    if (line) line.quantity++;
+    else lines.set(key, { productId: item.product_id, quantity: 1, unitPrice, currency: 'BRL', sellerId: item.seller_id });
+  }
+  return [...lines.values()];
+}

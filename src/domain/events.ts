@@ -70,3 +70,17 @@ export type OrderEvent = {
 export function isEventType(t: string): t is EventType {
   return Object.prototype.hasOwnProperty.call(eventDataSchemas, t);
 }
+
+/**
+ * Schemas of older stored versions, kept so their JSON Schemas stay published (`dataschema` of an event
+ * recorded long ago still resolves). Keyed by `${type}@${schemaVersion}`.
+ */
+export const historicEventDataSchemas: Record<string, z.ZodType> = {
+  'OrderCreated@1': z.object({ customerId: Id }),
+};
+
+/** The zod schema of one event type at one schema version, or undefined when there is none. */
+export function eventDataSchema(type: string, schemaVersion: number): z.ZodType | undefined {
+  if (isEventType(type) && currentSchemaVersion[type] === schemaVersion) return eventDataSchemas[type];
+  return historicEventDataSchemas[`${type}@${schemaVersion}`];
+}

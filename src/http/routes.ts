@@ -184,6 +184,33 @@ export const listOrdersRoute = define({
   },
 });
 
+export const eventSchemaRoute = define({
+  name: 'getEventSchema',
+  method: 'GET',
+  route: 'schemas/events/{eventType}/{schemaVersion}',
+  summary: "JSON Schema of an event type's data at a schema version (the CloudEvent `dataschema`)",
+  params: s.EventSchemaParams,
+  responses: { 200: { description: 'A JSON Schema (draft 2020-12).' }, ...commonErrors },
+});
+
+export const stockDemandRoute = define({
+  name: 'getStockDemand',
+  method: 'GET',
+  route: 'stock/{productId}',
+  summary: 'Demand for a product from ProductAddedToOrder events, against its known stock',
+  params: s.ProductParams,
+  responses: { 200: { description: 'Demand and stock.', schema: s.StockDemandSchema }, ...commonErrors },
+});
+
+export const orderNotificationsRoute = define({
+  name: 'getOrderNotifications',
+  method: 'GET',
+  route: 'orders/{orderId}/notifications',
+  summary: 'Customer notifications recorded for an order by the notification consumer',
+  params: s.OrderParams,
+  responses: { 200: { description: 'The notifications, oldest first.', schema: s.NotificationListSchema }, 400: commonErrors[400] },
+});
+
 export const healthRoute = define({
   name: 'health',
   method: 'GET',

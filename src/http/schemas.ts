@@ -38,6 +38,11 @@ export const OrderStatusSchema = z.enum(orderStatuses).meta({ id: 'OrderStatus' 
 
 export const OrderParams = z.object({ orderId: IdParam });
 export const ItemParams = z.object({ orderId: IdParam, productId: IdParam });
+export const ProductParams = z.object({ productId: IdParam });
+export const EventSchemaParams = z.object({
+  eventType: z.string().regex(/^[A-Za-z]{1,64}$/),
+  schemaVersion: z.coerce.number().int().min(1).max(1000),
+});
 
 export const GetOrderQuery = z.object({
   asOf: z.iso
@@ -123,3 +128,28 @@ export const ProblemSchema = z
 export const HealthSchema = z
   .object({ status: z.literal('ok'), eventStore: z.string() })
   .meta({ id: 'Health' });
+
+export const StockDemandSchema = z
+  .object({
+    productId: z.string(),
+    demanded: z.number().int(),
+    available: z.number().int().optional(),
+    overDemand: z.boolean(),
+  })
+  .meta({ id: 'StockDemand' });
+
+export const NotificationListSchema = z
+  .object({
+    orderId: z.string(),
+    notifications: z.array(
+      z.object({
+        eventId: z.string(),
+        orderId: z.string(),
+        kind: z.enum(['order-accepted', 'order-rejected', 'order-cancelled']),
+        message: z.string(),
+        occurredAt: z.string(),
+        recordedAt: z.string(),
+      }),
+    ),
+  })
+  .meta({ id: 'NotificationList' });

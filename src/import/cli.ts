@@ -1,6 +1,6 @@
 import { createServices } from '../app/services';
 import { readSettings, SettingsError } from '../app/settings';
-import { formatSummary, ImportInputError, importOlist } from './olist';
+import { checkOlistFolder, formatSummary, ImportInputError, importOlist } from './olist';
 
 /**
  * `npm run import -- olist <folder>`: imports the Olist sample into the event store under DATA_DIR (the
@@ -35,6 +35,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(usage);
     return 1;
   }
+  checkOlistFolder(folder); // before opening the store, which would create DATA_DIR
   const settings = readSettings();
   const services = createServices(settings);
   try {
@@ -47,7 +48,10 @@ async function main(argv: string[]): Promise<number> {
         ),
     });
     console.log(formatSummary(summary));
-    return summary.anomalies.refusedCommands > 0 || summary.anomalies.invalidRow > 0 ? 1 : 0;
+    const { refusedCommands, invalidRow } = summary.anomalies;
+    if (refusedCommands + invalidRow === 0) return 0;
+    console.error(`error: import incomplete: ${refusedCommands} command(s) refused, ${invalidRow} row(s) unreadable`);
+    return 1;
   } finally {
     await services.close();
   }

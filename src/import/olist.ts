@@ -94,7 +94,7 @@ export async function importOlist(
   options: ImportOptions = {},
 ): Promise<ImportSummary> {
   const dir = resolve(folder);
-  checkFolder(dir);
+  checkOlistFolder(dir);
   const started = performance.now();
   const concurrency = Math.max(1, options.concurrency ?? 1);
   const progressEvery = options.progressEvery ?? 1000;
@@ -231,7 +231,12 @@ export function recordedPrefix(commands: OrderCommand[], stored: RecordedEvent[]
   return commands.length;
 }
 
-function checkFolder(dir: string): void {
+/**
+ * Checks that `folder` holds the Olist files the import reads.
+ * @throws ImportInputError naming what is missing
+ */
+export function checkOlistFolder(folder: string): void {
+  const dir = resolve(folder);
   const kind = (path: string) => {
     try {
       return statSync(path).isDirectory() ? 'dir' : 'file';
@@ -298,7 +303,7 @@ export function formatSummary(s: ImportSummary): string {
   ];
   if (s.readModel) {
     lines.push(
-      `  read model             ${n(s.readModel.commits)} commits read, ${n(s.readModel.applied)} applied, ` +
+      `  read model             ${n(s.readModel.commits)} commits read, ${n(s.readModel.applied)} order updates, ` +
         `${n(s.readModel.skipped)} already applied, ${s.readModel.elapsedSeconds.toFixed(1)} s`,
     );
   }

@@ -1,9 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { globSync } from 'tinyglobby';
+import { closeEventing } from '../app/eventing';
+import { readEventGridSettings } from '../app/eventGridSettings';
 import { closeServices, getServices } from '../app/services';
 import { readSettings } from '../app/settings';
 import { LocalChangeFeed } from './changeFeed';
+import { createLocalTopic } from './eventGrid/setup';
 import { FunctionsCore } from './functionsCore';
 import { LocalHttpServer } from './httpServer';
 import { loadLocalSettings } from './localSettings';
@@ -40,8 +43,9 @@ export interface RunningHost {
 
 /**
  * Starts the local host: settings, function files, HTTP on `/api`, the embedded change feed into every
- * cosmosDB-trigger function. SIGINT/SIGTERM stop it gracefully: no new requests, requests in flight
- * answered, the change-feed batch in flight finished and checkpointed, then the store closed.
+ * cosmosDB-trigger function, the local Event Grid topic delivering to eventGrid-trigger functions and
+ * webhooks. SIGINT/SIGTERM stop it gracefully: the change-feed batches in flight finish and checkpoint,
+ * no new requests, requests in flight answered, deliveries in flight finish, then the stores close.
  */
 export async function startHost(core: FunctionsCore): Promise<RunningHost> {
   const root = appRoot();
@@ -51,26 +55,39 @@ export async function startHost(core: FunctionsCore): Promise<RunningHost> {
   loadFunctionFiles(root);
   const services = getServices();
 
+  const retryScale = readEventGridSettings().LOCAL_RETRY_SCALE;
+
   const http = new LocalHttpServer(core, logger);
+  const local = createLocalTopic(core, settings.DATA_DIR, logger);
+  http.mount('/eventgrid/', local.topic.handle);
   const feeds = core
     .byTrigger('cosmosDBTrigger')
     .map(
-      (fn) => new LocalChangeFeed(fn, services.store, logger, { pollMs: settings.LOCAL_CHANGE_FEED_POLL_MS }),
+      (fn) =>
+        new LocalChangeFeed(fn, services.store, logger, { pollMs: settings.LOCAL_CHANGE_FEED_POLL_MS, retryScale }),
     );
   await core.runHooks('appStart', { hookData: {}, appHookData: {} });
   const port = await http.listen(settings.PORT);
+  process.env.PORT = String(port);
+  local.pointPublisherAt(port);
+  local.topic.start();
   feeds.forEach((f) => f.start());
   logger.info('host', `${core.functions.size} functions: ${[...core.functions.keys()].join(', ')}`);
   logger.info('host', `event store: ${settings.EVENT_STORE}, data in ${resolve(settings.DATA_DIR)}`);
+  logger.info('host', `Event Grid topic http://127.0.0.1:${port}/eventgrid/api/events → ${local.topic.subscriptionNames.join(', ')}`);
   logger.info('host', `listening on http://127.0.0.1:${port}/api`);
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       logger.info('host', 'stopping: no new requests; finishing what is in flight');
-      await http.close();
+      // Feeds first: the relay's batch in flight publishes through this host's own topic endpoint.
       await Promise.all(feeds.map((f) => f.stop()));
+      await http.close();
+      await local.topic.stop();
       await core.runHooks('appTerminate', { hookData: {}, appHookData: {} });
+      closeEventing();
+      local.db.close();
       await closeServices();
       logger.info('host', 'stopped');
     })());

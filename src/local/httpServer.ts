@@ -10,8 +10,14 @@ import { Router } from './router';
 
 const routePrefix = '/api';
 
+/**
+ * A handler for paths outside `/api` that the local host itself serves (the local Event Grid topic, the
+ * durable runtime's webhooks). It answers the request and resolves the status it sent.
+ */
+export type MountedHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<number>;
+
 /** Reads the body up to `limit` bytes; `undefined` when it is larger (the rest is drained). */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -33,7 +39,7 @@ function toHeaders(req: IncomingMessage): Record<string, string> {
   return out;
 }
 
-async function send(
+export async function send(
   res: ServerResponse,
   result: HttpResponseInit | HttpResponse | undefined,
 ): Promise<number> {
@@ -56,6 +62,7 @@ export class LocalHttpServer {
   private readonly server: Server;
   private inFlight = 0;
   private drained?: () => void;
+  private readonly mounts: { prefix: string; handler: MountedHandler }[] = [];
 
   constructor(
     core: FunctionsCore,
@@ -73,6 +80,11 @@ export class LocalHttpServer {
     }
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 5_000;
+  }
+
+  /** Serves every path under `prefix` (e.g. `/eventgrid/`) with `handler` instead of the functions. */
+  mount(prefix: string, handler: MountedHandler): void {
+    this.mounts.push({ prefix, handler });
   }
 
   listen(port: number, host = '127.0.0.1'): Promise<number> {
@@ -110,6 +122,8 @@ export class LocalHttpServer {
   }
 
   private async dispatch(req: IncomingMessage, res: ServerResponse, url: URL): Promise<number> {
+    const mounted = this.mounts.find((m) => url.pathname.startsWith(m.prefix));
+    if (mounted) return mounted.handler(req, res, url);
     const method = (req.method ?? 'GET').toUpperCase();
     const path = url.pathname.startsWith(routePrefix + '/')
       ? url.pathname.slice(routePrefix.length)

@@ -1,0 +1,25 @@
+import { app } from '@azure/functions';
+import { notifyCustomer, receivedCloudEvent } from '../app/consumers';
+import { getEventing } from '../app/eventing';
+import { endpoint } from '../http/endpoint';
+import { orderNotificationsRoute } from '../http/routes';
+
+/**
+ * Event Grid subscriber (filter: OrderAccepted, OrderRejected, OrderCancelled): writes a notification
+ * record; on Azure a Logic App subscribed to the same events does the sending.
+ */
+app.eventGrid('customerNotifications', {
+  handler: async (event: unknown) => {
+    await notifyCustomer(receivedCloudEvent.parse(event), getEventing().notifications);
+  },
+});
+
+app.http(orderNotificationsRoute.name, {
+  methods: [orderNotificationsRoute.method],
+  route: orderNotificationsRoute.route,
+  authLevel: 'anonymous',
+  handler: endpoint(orderNotificationsRoute, async ({ params }) => ({
+    status: 200,
+    jsonBody: { orderId: params.orderId, notifications: await getEventing().notifications.listForOrder(params.orderId) },
+  })),
+});

@@ -1,0 +1,32 @@
+import { app, InvocationContext } from '@azure/functions';
+import { cosmosConnection, cosmosNames } from '../app/containers';
+import { getEventing } from '../app/eventing';
+import { publishCommits } from '../app/publishing';
+
+/**
+ * The outbox relay: change feed → CloudEvents → Event Grid topic. It returns only after Event Grid
+ * accepted every batch, so the lease moves only then; a failure throws, and `retry` (unlimited,
+ * exponential) makes the trigger run the same batch again instead of skipping it.
+ */
+app.cosmosDB('eventGridRelay', {
+  connection: cosmosConnection,
+  databaseName: cosmosNames.database,
+  containerName: cosmosNames.events.id,
+  leaseContainerName: cosmosNames.leases.id,
+  leaseContainerPrefix: 'eventGrid-',
+  createLeaseContainerIfNotExists: false,
+  startFromBeginning: true,
+  maxItemsPerInvocation: 100,
+  retry: { strategy: 'exponentialBackoff', maxRetryCount: -1, minimumInterval: { seconds: 1 }, maximumInterval: { minutes: 5 } },
+  handler: async (documents: unknown[], context: InvocationContext) => {
+    const eventing = getEventing();
+    const result = await publishCommits(
+      documents as { kind?: string }[],
+      eventing.cloudEvents,
+      eventing.publisher,
+      eventing.deadLetters,
+      { warn: (m) => context.warn(m) },
+    );
+    context.debug(`published ${result.published} CloudEvents, dead-lettered ${result.deadLettered}`);
+  },
+});

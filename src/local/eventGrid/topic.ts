@@ -1,0 +1,287 @@
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import { jsonBytes } from '../../app/cloudEvents';
+import { DeadLetterStore, eventGridLimits } from '../../app/publishing';
+import { SqliteDatabase } from '../../store/sqlite/database';
+import { FunctionsCore, RegisteredFunction } from '../functionsCore';
+import { readBody } from '../httpServer';
+import { createInvocationContext } from '../invocation';
+import { Logger } from '../logger';
+import { cloudEventJson, CloudEventJson } from './cloudEventFormat';
+import { Delivery, DeliveryQueue } from './deliveries';
+import { noRetryStatuses, retryDelayMs, WebhookSubscription } from './subscriptions';
+
+export interface LocalTopicOptions {
+  key: string;
+  subscriptions: WebhookSubscription[];
+  /** Multiplies Event Grid's retry delays (1 = the real schedule). */
+  retryScale: number;
+  pollMs: number;
+  /** How long a webhook may take to answer, in ms (Event Grid waits 30 s). */
+  deliveryTimeoutMs?: number;
+}
+
+/** A subscriber: a captured eventGrid-trigger function, or a webhook from the subscriptions file. */
+type Target =
+  | { kind: 'function'; name: string; fn: RegisteredFunction; maxDeliveryAttempts: number; ttlMinutes: number }
+  | { kind: 'webhook'; name: string; sub: WebhookSubscription; maxDeliveryAttempts: number; ttlMinutes: number };
+
+const origin = 'eventgrid.azure.net';
+const maxConcurrentDeliveries = 16;
+
+function eventGridError(res: ServerResponse, status: number, code: string, message: string): number {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ error: { code, message } }));
+  return status;
+}
+
+const sameKey = (a: string, b: string) => {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+};
+
+/**
+ * The local Event Grid topic (input schema CloudEventSchemaV1_0), mounted on the local host at
+ * `/eventgrid/api/events`. It checks what Event Grid checks (the `aeg-sas-key` key, the CloudEvents
+ * batch format, 1 MB per event and per request, 5,000 events), stores one delivery per matching
+ * subscription durably, answers 200, and delivers: to the captured eventGrid-trigger functions and to
+ * webhook subscribers, with the CloudEvents webhook handshake, Event Grid's retry schedule and
+ * dead-lettering to the dead-letter store (channel `eventgrid-<subscription>`).
+ */
+export class LocalEventGridTopic {
+  private readonly queue: DeliveryQueue;
+  private readonly targets = new Map<string, Target>();
+  private readonly validated = new Set<string>();
+  private readonly inFlight = new Map<number, Promise<void>>();
+  private timer?: NodeJS.Timeout;
+  private running = false;
+  private pumping = false;
+  private pumpAgain = false;
+
+  constructor(
+    core: FunctionsCore,
+    db: SqliteDatabase,
+    private readonly deadLetters: DeadLetterStore,
+    private readonly logger: Logger,
+    private readonly options: LocalTopicOptions,
+  ) {
+    this.queue = new DeliveryQueue(db);
+    for (const fn of core.byTrigger('eventGridTrigger')) {
+      const name = `function-${fn.metadata.name}`;
+      this.targets.set(name, { kind: 'function', name, fn, maxDeliveryAttempts: 30, ttlMinutes: 1440 });
+    }
+    for (const sub of options.subscriptions) {
+      this.targets.set(sub.name, {
+        kind: 'webhook',
+        name: sub.name,
+        sub,
+        maxDeliveryAttempts: sub.maxDeliveryAttempts,
+        ttlMinutes: sub.eventTimeToLiveInMinutes,
+      });
+    }
+  }
+
+  /** Names of the subscriptions, for the start-up log. */
+  get subscriptionNames(): string[] {
+    return [...this.targets.keys()];
+  }
+
+  start(): void {
+    this.running = true;
+    this.timer = setInterval(() => this.pump(), this.options.pollMs);
+    this.pump();
+  }
+
+  /** Stops delivering; deliveries in flight finish, the rest stay queued for the next start. */
+  async stop(): Promise<void> {
+    this.running = false;
+    clearInterval(this.timer);
+    await Promise.all(this.inFlight.values());
+  }
+
+  /** The HTTP handler of the topic endpoint. */
+  handle = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<number> => {
+    if (!/^\/eventgrid\/api\/events\/?$/.test(url.pathname)) {
+      req.resume();
+      return eventGridError(res, 404, 'NotFound', 'the local topic is at /eventgrid/api/events');
+    }
+    if (req.method !== 'POST') {
+      req.resume();
+      return eventGridError(res, 405, 'MethodNotAllowed', 'publish with POST');
+    }
+    const key = req.headers['aeg-sas-key'];
+    if (typeof key !== 'string' || !sameKey(key, this.options.key)) {
+      req.resume();
+      return eventGridError(res, 401, 'Unauthorized', 'the aeg-sas-key header is missing or wrong');
+    }
+    const body = await readBody(req, eventGridLimits.maxBatchBytes);
+    if (body === undefined) {
+      return eventGridError(res, 413, 'RequestEntityTooLarge', `the request is over ${eventGridLimits.maxBatchBytes} bytes`);
+    }
+    const type = String(req.headers['content-type'] ?? '');
+    const batch = /^application\/cloudevents-batch\+json/i.test(type);
+    if (!batch && !/^application\/cloudevents\+json/i.test(type)) {
+      return eventGridError(res, 400, 'BadRequest', `content-type must be application/cloudevents-batch+json, got "${type}"`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      return eventGridError(res, 400, 'BadRequest', 'the body is not valid JSON');
+    }
+    const items = batch ? parsed : [parsed];
+    if (!Array.isArray(items)) return eventGridError(res, 400, 'BadRequest', 'a batch must be a JSON array of CloudEvents');
+    if (items.length > eventGridLimits.maxBatchEvents) {
+      return eventGridError(res, 413, 'RequestEntityTooLarge', `over ${eventGridLimits.maxBatchEvents} events in one request`);
+    }
+    const events: CloudEventJson[] = [];
+    for (const [k, item] of items.entries()) {
+      const size = jsonBytes(item);
+      if (size > eventGridLimits.maxEventBytes) {
+        return eventGridError(res, 413, 'RequestEntityTooLarge', `event ${k} is ${size} bytes, over the 1 MB event limit`);
+      }
+      const check = cloudEventJson.safeParse(item);
+      if (!check.success) {
+        const issue = check.error.issues[0];
+        return eventGridError(res, 400, 'BadRequest', `event ${k}: ${issue.path.join('.') || 'event'}: ${issue.message}`);
+      }
+      events.push(check.data);
+    }
+    this.accept(events);
+    res.writeHead(200);
+    res.end();
+    return 200;
+  };
+
+  private accept(events: CloudEventJson[]): void {
+    const now = Date.now();
+    const rows = events.flatMap((event) =>
+      [...this.targets.values()]
+        .filter((t) => t.kind === 'function' || !t.sub.includedEventTypes || t.sub.includedEventTypes.includes(event.type))
+        .map((t) => ({
+          subscription: t.name,
+          eventId: event.id,
+          event: JSON.stringify(event),
+          dueAt: now,
+          expiresAt: now + t.ttlMinutes * 60_000 * this.options.retryScale,
+        })),
+    );
+    this.queue.enqueue(rows);
+    this.pump();
+  }
+
+  private pump(): void {
+    if (!this.running) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        const free = maxConcurrentDeliveries - this.inFlight.size;
+        if (free <= 0) break;
+        for (const d of this.queue.due(Date.now(), free, new Set(this.inFlight.keys()))) {
+          const run = this.attempt(d).finally(() => {
+            this.inFlight.delete(d.deliveryId);
+            this.pump();
+          });
+          this.inFlight.set(d.deliveryId, run);
+        }
+      } while (this.pumpAgain);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private async attempt(d: Delivery): Promise<void> {
+    const target = this.targets.get(d.subscription);
+    const attempts = d.attempts + 1;
+    if (!target) {
+      this.logger.warn('eventgrid', `dropping delivery ${d.deliveryId}: subscription ${d.subscription} no longer exists`);
+      this.queue.done(d.deliveryId);
+      return;
+    }
+    let outcome: { ok: true } | { ok: false; status?: number; error: string };
+    try {
+      outcome = target.kind === 'function' ? await this.toFunction(target.fn, d) : await this.toWebhook(target.sub, d, attempts);
+    } catch (err) {
+      outcome = { ok: false, error: err instanceof Error ? err.message : String(err) };
+    }
+    if (outcome.ok) {
+      this.queue.done(d.deliveryId);
+      return;
+    }
+    const final = outcome.status !== undefined && target.kind === 'webhook' && noRetryStatuses.has(outcome.status);
+    const next = Date.now() + retryDelayMs(attempts, this.options.retryScale);
+    if (final || attempts >= target.maxDeliveryAttempts || next > d.expiresAt) {
+      const reason = final
+        ? `subscriber answered ${outcome.status}, which Event Grid does not retry`
+        : attempts >= target.maxDeliveryAttempts
+          ? `max delivery attempts (${target.maxDeliveryAttempts}) exceeded: ${outcome.error}`
+          : `time to live (${target.ttlMinutes} min) expired: ${outcome.error}`;
+      await this.deadLetters.put(`eventgrid-${d.subscription}`, `${d.eventId}-${d.deliveryId}`, {
+        reason,
+        deadLetteredAt: new Date().toISOString(),
+        attempts,
+        lastStatus: outcome.status,
+        event: JSON.parse(d.event),
+      });
+      this.queue.done(d.deliveryId);
+      this.logger.warn('eventgrid', `dead-lettered ${d.eventId} for ${d.subscription}: ${reason}`);
+      return;
+    }
+    this.queue.retryLater(d.deliveryId, attempts, next, outcome.error);
+  }
+
+  private async toFunction(fn: RegisteredFunction, d: Delivery): Promise<{ ok: true }> {
+    const event = JSON.parse(d.event) as Record<string, unknown>;
+    const context = createInvocationContext(fn, this.logger, {
+      traceParent: typeof event.traceparent === 'string' ? event.traceparent : undefined,
+    });
+    await fn.callback(event, context);
+    return { ok: true };
+  }
+
+  /** The CloudEvents webhook abuse-protection handshake, once per subscription per host run. */
+  private async handshake(sub: WebhookSubscription): Promise<string | undefined> {
+    if (this.validated.has(sub.name)) return undefined;
+    const res = await fetch(sub.endpointUrl, {
+      method: 'OPTIONS',
+      headers: { 'WebHook-Request-Origin': origin },
+      signal: AbortSignal.timeout(this.options.deliveryTimeoutMs ?? 30_000),
+    });
+    await res.arrayBuffer();
+    const allowed = res.headers.get('webhook-allowed-origin');
+    if (res.status !== 200 || (allowed !== origin && allowed !== '*')) {
+      return `handshake failed: OPTIONS answered ${res.status} with WebHook-Allowed-Origin ${allowed ?? '(none)'}`;
+    }
+    this.validated.add(sub.name);
+    return undefined;
+  }
+
+  private async toWebhook(
+    sub: WebhookSubscription,
+    d: Delivery,
+    attempts: number,
+  ): Promise<{ ok: true } | { ok: false; status?: number; error: string }> {
+    const refused = await this.handshake(sub);
+    if (refused) return { ok: false, error: refused };
+    const res = await fetch(sub.endpointUrl, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/cloudevents+json; charset=utf-8',
+        'aeg-subscription-name': sub.name.toUpperCase(),
+        'aeg-delivery-count': String(attempts - 1),
+        'webhook-request-origin': origin,
+      },
+      body: d.event,
+      signal: AbortSignal.timeout(this.options.deliveryTimeoutMs ?? 30_000),
+    });
+    await res.arrayBuffer();
+    if (res.status >= 200 && res.status <= 204) return { ok: true };
+    return { ok: false, status: res.status, error: `subscriber answered ${res.status}` };
+  }
+}

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { CustomerNotification, EventRef, GuardOutcome, NotificationStore, StockDemandStore } from '../store/consumers';
+import {
+  CustomerNotification,
+  EventRef,
+  GuardOutcome,
+  NotificationStore,
+  StockDemandStore,
+} from '../store/consumers';
 
 /** The parts of a received CloudEvent the consumers rely on; anything else is refused as malformed. */
 export const receivedCloudEvent = z.object({
@@ -13,7 +19,8 @@ export const receivedCloudEvent = z.object({
 export type ReceivedCloudEvent = z.infer<typeof receivedCloudEvent>;
 
 /** `OrderCreated` out of `com.contoso.orders.OrderCreated.v2`. */
-export const eventTypeOf = (cloudEventType: string): string => /\.([A-Za-z]+)\.v\d+$/.exec(cloudEventType)?.[1] ?? '';
+export const eventTypeOf = (cloudEventType: string): string =>
+  /\.([A-Za-z]+)\.v\d+$/.exec(cloudEventType)?.[1] ?? '';
 
 const refOf = (consumer: string, e: ReceivedCloudEvent): EventRef => ({
   consumer,
@@ -31,7 +38,10 @@ export interface ConsumerResult {
  * Stock check on `ProductAddedToOrder`: adds the units to the product's demand and reports when demand
  * now exceeds the known available stock.
  */
-export async function checkStock(event: ReceivedCloudEvent, store: StockDemandStore): Promise<ConsumerResult> {
+export async function checkStock(
+  event: ReceivedCloudEvent,
+  store: StockDemandStore,
+): Promise<ConsumerResult> {
   if (eventTypeOf(event.type) !== 'ProductAddedToOrder') return { outcome: 'ignored' };
   const data = z.object({ productId: z.string(), quantity: z.number().int().positive() }).parse(event.data);
   const outcome = await store.addDemand(refOf('stockCheck', event), data.productId, data.quantity);
@@ -44,12 +54,21 @@ export async function checkStock(event: ReceivedCloudEvent, store: StockDemandSt
 
 const messages: Record<string, [CustomerNotification['kind'], (d: Record<string, unknown>) => string]> = {
   OrderAccepted: ['order-accepted', () => 'Your order has been accepted.'],
-  OrderRejected: ['order-rejected', (d) => `We could not accept your order: ${String(d.reason ?? 'no reason given')}.`],
-  OrderCancelled: ['order-cancelled', (d) => `Your order has been cancelled: ${String(d.reason ?? 'no reason given')}.`],
+  OrderRejected: [
+    'order-rejected',
+    (d) => `We could not accept your order: ${String(d.reason ?? 'no reason given')}.`,
+  ],
+  OrderCancelled: [
+    'order-cancelled',
+    (d) => `Your order has been cancelled: ${String(d.reason ?? 'no reason given')}.`,
+  ],
 };
 
 /** Customer notification on `OrderAccepted`, `OrderRejected`, `OrderCancelled`: one record per event. */
-export async function notifyCustomer(event: ReceivedCloudEvent, store: NotificationStore): Promise<ConsumerResult> {
+export async function notifyCustomer(
+  event: ReceivedCloudEvent,
+  store: NotificationStore,
+): Promise<ConsumerResult> {
   const entry = messages[eventTypeOf(event.type)];
   if (!entry) return { outcome: 'ignored' };
   const [kind, text] = entry;

@@ -37,7 +37,12 @@ export const eventsIndexingPolicy: IndexingPolicy = {
 export const readModelIndexingPolicy: IndexingPolicy = {
   indexingMode: 'consistent',
   automatic: true,
-  includedPaths: [{ path: '/orderId/?' }, { path: '/customerId/?' }, { path: '/status/?' }, { path: '/createdAt/?' }],
+  includedPaths: [
+    { path: '/orderId/?' },
+    { path: '/customerId/?' },
+    { path: '/status/?' },
+    { path: '/createdAt/?' },
+  ],
   excludedPaths: [{ path: '/*' }],
   compositeIndexes: [
     [

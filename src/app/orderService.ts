@@ -35,6 +35,33 @@ export interface HandleResult extends LoadedOrder {
 const maxConflictRetries = 25;
 
 /**
+ * Largest event the service accepts, in bytes of its JSON with room for the CloudEvent envelope: every
+ * event must fit Event Grid's 1 MB event limit (learn.microsoft.com/azure/event-grid/quotas-limits),
+ * or it could never be published.
+ */
+export const maxEventBytes = 1024 * 1024;
+const envelopeAllowanceBytes = 1024;
+
+/** The command's event would be too large to publish; nothing was written. API: 413. */
+export class EventTooLargeError extends Error {
+  constructor(
+    readonly eventType: string,
+    readonly bytes: number,
+  ) {
+    super(
+      `the ${eventType} event would be ${bytes} bytes as a CloudEvent, over the ${maxEventBytes}-byte Event Grid limit`,
+    );
+  }
+}
+
+function assertPublishable(records: StoredEventRecord[]): void {
+  for (const r of records) {
+    const bytes = Buffer.byteLength(JSON.stringify(r), 'utf8') + envelopeAllowanceBytes;
+    if (bytes > maxEventBytes) throw new EventTooLargeError(r.type, bytes);
+  }
+}
+
+/**
  * The command handling every writer goes through (HTTP functions, the import, the orchestration's activities):
  * load the stream, decide, append with the loaded version as expected version.
  *
@@ -57,6 +84,7 @@ export class OrderService {
   /**
    * Handles one command.
    * @throws DomainError when the decider refuses it
+   * @throws EventTooLargeError when an event could not be published to Event Grid
    * @throws WrongExpectedVersionError when `expectedVersion` is stale or the retries run out
    */
   async handle(orderId: string, input: CommandInput, options: HandleOptions = {}): Promise<HandleResult> {
@@ -69,12 +97,10 @@ export class OrderService {
       }
       const events = decide(command, loaded.state);
       if (events.length === 0) return { ...loaded, appended: [] };
+      const records = events.map((e) => toRecord(e, options.metadata));
+      assertPublishable(records);
       try {
-        const result = await this.store.append(
-          orderId,
-          loaded.version,
-          events.map((e) => toRecord(e, options.metadata)),
-        );
+        const result = await this.store.append(orderId, loaded.version, records);
         const appended = result.commit.e.map((e, k) => ({
           ...e,
           orderId,

@@ -51,7 +51,10 @@ export function toBatches(events: CloudEventEnvelope[], limits = eventGridLimits
   let bytes = 2;
   for (const event of events) {
     const size = jsonBytes(event) + 1;
-    if (current.length && (bytes + size > limits.targetBatchBytes || current.length >= limits.maxBatchEvents)) {
+    if (
+      current.length &&
+      (bytes + size > limits.targetBatchBytes || current.length >= limits.maxBatchEvents)
+    ) {
       batches.push(current);
       current = [];
       bytes = 2;

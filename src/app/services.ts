@@ -1,3 +1,7 @@
+import { CosmosConnection, RequestChargeListener } from '../store/cosmos/connection';
+import { CosmosEventStore } from '../store/cosmos/cosmosEventStore';
+import { CosmosIdempotencyStore } from '../store/cosmos/cosmosIdempotency';
+import { CosmosOrderReadModel } from '../store/cosmos/cosmosReadModel';
 import { EventStore } from '../store/eventStore';
 import { IdempotencyStore } from '../store/idempotency';
 import { OrderReadModel } from '../store/readModel';
@@ -18,7 +22,45 @@ export interface Services {
   close(): Promise<void>;
 }
 
-export function createServices(settings: Settings): Services {
+export interface ServiceOptions {
+  /**
+   * Receives the request charge (RU) of every Cosmos DB operation (EVENT_STORE=cosmos). The local host logs
+   * it at debug level; without a listener, LOG_LEVEL=debug or trace writes it with `console.debug` (which the
+   * Functions host collects on Azure).
+   */
+  onRequestCharge?: RequestChargeListener;
+}
+
+/**
+ * Builds the adapters that EVENT_STORE names: the embedded SQLite database under DATA_DIR, or Cosmos DB
+ * (COSMOS__accountEndpoint with identity, or COSMOS_ENDPOINT and COSMOS_KEY). Settings left out take their
+ * defaults. No request is sent to Cosmos DB until the first operation.
+ * @throws SettingsError when EVENT_STORE=cosmos has no connection settings
+ */
+export function createServices(input: Partial<Settings>, options: ServiceOptions = {}): Services {
+  const settings: Settings = { ...readSettings({}), ...input };
+  if (settings.EVENT_STORE === 'cosmos') {
+    const connection = CosmosConnection.fromSettings(settings);
+    const debug = settings.LOG_LEVEL === 'debug' || settings.LOG_LEVEL === 'trace';
+    const onRequestCharge =
+      options.onRequestCharge ??
+      (debug
+        ? (operation: string, ru: number) => console.debug(`[cosmos] ${operation}: ${ru} RU`)
+        : undefined);
+    const store = new CosmosEventStore(connection.events, {
+      leases: connection.leases,
+      onRequestCharge,
+      feedMode: settings.COSMOS_FEED_MODE,
+    });
+    return {
+      settings,
+      store,
+      readModel: new CosmosOrderReadModel(connection.readModel, onRequestCharge),
+      idempotency: new CosmosIdempotencyStore(connection.idempotency, onRequestCharge),
+      orders: new OrderService(store),
+      close: async () => connection.dispose(),
+    };
+  }
   const db = openDatabase(settings.DATA_DIR);
   const store = new SqliteEventStore(db);
   return {
@@ -33,9 +75,12 @@ export function createServices(settings: Settings): Services {
 
 let current: Services | undefined;
 
-/** The process-wide services, created on first use from the environment's settings. */
-export function getServices(): Services {
-  current ??= createServices(readSettings());
+/**
+ * The process-wide services, created on first use from the environment's settings; `options` count only on
+ * that first call (the local host makes it, before any function runs).
+ */
+export function getServices(options?: ServiceOptions): Services {
+  current ??= createServices(readSettings(), options);
   return current;
 }
 

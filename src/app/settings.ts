@@ -58,7 +58,10 @@ export const settingsSchema = z
   .superRefine((s, ctx) => {
     const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
     if ((s.COSMOS_ENDPOINT === undefined) !== (s.COSMOS_KEY === undefined)) {
-      issue(s.COSMOS_KEY === undefined ? 'COSMOS_KEY' : 'COSMOS_ENDPOINT', 'COSMOS_ENDPOINT and COSMOS_KEY go together');
+      issue(
+        s.COSMOS_KEY === undefined ? 'COSMOS_KEY' : 'COSMOS_ENDPOINT',
+        'COSMOS_ENDPOINT and COSMOS_KEY go together',
+      );
     }
     const endpoint = s.COSMOS_ENDPOINT ?? s.COSMOS__accountEndpoint;
     if (s.EVENT_STORE === 'cosmos' && endpoint === undefined) {
@@ -68,7 +71,10 @@ export const settingsSchema = z
       );
     }
     if (s.COSMOS_TLS_INSECURE && !isLoopbackUrl(endpoint)) {
-      issue('COSMOS_TLS_INSECURE', 'only allowed for an endpoint on this machine (localhost, 127.0.0.1, [::1])');
+      issue(
+        'COSMOS_TLS_INSECURE',
+        'only allowed for an endpoint on this machine (localhost, 127.0.0.1, [::1])',
+      );
     }
     if (s.COSMOS_FEED_MODE === 'test-server-scan' && !isLoopbackUrl(endpoint)) {
       issue('COSMOS_FEED_MODE', 'test-server-scan is only for a test server on this machine');

@@ -8,7 +8,7 @@ import { Id } from './ids';
  */
 const Amount = z.string().regex(/^\d+(\.\d+)?$/);
 const Currency = z.string().regex(/^[A-Z]{3}$/);
-const Reason = z.string().min(1).max(1000);
+const Reason = z.string().min(1);
 
 export const eventDataSchemas = {
   OrderCreated: z.object({ customerId: Id, referralCode: Id.optional() }),

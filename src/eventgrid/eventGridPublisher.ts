@@ -35,7 +35,18 @@ export class EventGridCloudEventPublisher implements CloudEventPublisher {
 
   async publish(batch: CloudEventEnvelope[]): Promise<void> {
     const events = batch.map((e) => {
-      const { specversion: _v, id, source, type, subject, time, datacontenttype, dataschema, data, ...extensions } = e;
+      const {
+        specversion: _v,
+        id,
+        source,
+        type,
+        subject,
+        time,
+        datacontenttype,
+        dataschema,
+        data,
+        ...extensions
+      } = e;
       return {
         id,
         source,

@@ -20,6 +20,9 @@ app.http(orderNotificationsRoute.name, {
   authLevel: 'anonymous',
   handler: endpoint(orderNotificationsRoute, async ({ params }) => ({
     status: 200,
-    jsonBody: { orderId: params.orderId, notifications: await getEventing().notifications.listForOrder(params.orderId) },
+    jsonBody: {
+      orderId: params.orderId,
+      notifications: await getEventing().notifications.listForOrder(params.orderId),
+    },
   })),
 });

@@ -17,7 +17,12 @@ app.cosmosDB('eventGridRelay', {
   createLeaseContainerIfNotExists: false,
   startFromBeginning: true,
   maxItemsPerInvocation: 100,
-  retry: { strategy: 'exponentialBackoff', maxRetryCount: -1, minimumInterval: { seconds: 1 }, maximumInterval: { minutes: 5 } },
+  retry: {
+    strategy: 'exponentialBackoff',
+    maxRetryCount: -1,
+    minimumInterval: { seconds: 1 },
+    maximumInterval: { minutes: 5 },
+  },
   handler: async (documents: unknown[], context: InvocationContext) => {
     const eventing = getEventing();
     const result = await publishCommits(

@@ -12,7 +12,8 @@ app.http(eventSchemaRoute.name, {
   authLevel: 'anonymous',
   handler: endpoint(eventSchemaRoute, async ({ params }) => {
     const schema = eventDataSchema(params.eventType, params.schemaVersion);
-    if (!schema) throw new DomainError('not-found', `no schema for ${params.eventType} v${params.schemaVersion}`);
+    if (!schema)
+      throw new DomainError('not-found', `no schema for ${params.eventType} v${params.schemaVersion}`);
     return {
       status: 200,
       headers: { 'content-type': 'application/schema+json', 'cache-control': 'public, max-age=86400' },

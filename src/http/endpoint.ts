@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { DomainError } from '../domain/decider';
 import { MoneyFormatError } from '../domain/money';
 import { UnknownEventError } from '../domain/upcasters';
+import { EventTooLargeError } from '../app/orderService';
 import { getServices, Services } from '../app/services';
 import { CommitTooLargeError, EventMetadata, WrongExpectedVersionError } from '../store/eventStore';
 import { InvalidContinuationTokenError } from '../store/readModel';
@@ -125,6 +126,7 @@ export function errorToProblem(err: unknown, context: InvocationContext): HttpRe
   if (err instanceof MoneyFormatError)
     return validationProblem([{ field: 'body.unitPrice', message: err.message }]);
   if (err instanceof CommitTooLargeError) return problem(413, 'commit-too-large', err.message);
+  if (err instanceof EventTooLargeError) return problem(413, 'event-too-large', err.message);
   if (err instanceof InvalidContinuationTokenError) {
     return validationProblem([{ field: 'query.continuationToken', message: err.message }]);
   }

@@ -208,7 +208,10 @@ export const orderNotificationsRoute = define({
   route: 'orders/{orderId}/notifications',
   summary: 'Customer notifications recorded for an order by the notification consumer',
   params: s.OrderParams,
-  responses: { 200: { description: 'The notifications, oldest first.', schema: s.NotificationListSchema }, 400: commonErrors[400] },
+  responses: {
+    200: { description: 'The notifications, oldest first.', schema: s.NotificationListSchema },
+    400: commonErrors[400],
+  },
 });
 
 export const healthRoute = define({

@@ -16,7 +16,8 @@ const CurrencyCode = z
   .string()
   .refine(isCurrency, 'must be an ISO 4217 currency code such as "BRL"')
   .meta({ example: 'BRL' });
-const Reason = z.string().trim().min(1).max(1000);
+// Bounded by the request body (1 MB) and, for what is stored, by Event Grid's 1 MB event limit.
+const Reason = z.string().trim().min(1);
 
 export const CreateOrderBody = z
   .strictObject({ customerId: IdParam, referralCode: IdParam.optional(), orderId: IdParam.optional() })

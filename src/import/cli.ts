@@ -18,7 +18,9 @@ export function parseArgs(argv: string[]): { source: 'olist'; folder: string } {
   if (argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h')) throw new UsageError('');
   const [source, folder, ...rest] = argv;
   if (source !== 'olist') {
-    throw new UsageError(source === undefined ? 'no source given' : `unknown source "${source}" (only "olist" exists)`);
+    throw new UsageError(
+      source === undefined ? 'no source given' : `unknown source "${source}" (only "olist" exists)`,
+    );
   }
   if (!folder) throw new UsageError('no folder given');
   if (rest.length) throw new UsageError(`unexpected argument(s): ${rest.join(' ')}`);
@@ -50,7 +52,9 @@ async function main(argv: string[]): Promise<number> {
     console.log(formatSummary(summary));
     const { refusedCommands, invalidRow } = summary.anomalies;
     if (refusedCommands + invalidRow === 0) return 0;
-    console.error(`error: import incomplete: ${refusedCommands} command(s) refused, ${invalidRow} row(s) unreadable`);
+    console.error(
+      `error: import incomplete: ${refusedCommands} command(s) refused, ${invalidRow} row(s) unreadable`,
+    );
     return 1;
   } finally {
     await services.close();

@@ -31,11 +31,18 @@ export const orderColumns: (keyof OlistOrderRow)[] = [
   'order_delivered_carrier_date',
   'order_delivered_customer_date',
 ];
-export const itemColumns: (keyof OlistItemRow)[] = ['order_id', 'order_item_id', 'product_id', 'seller_id', 'price'];
+export const itemColumns: (keyof OlistItemRow)[] = [
+  'order_id',
+  'order_item_id',
+  'product_id',
+  'seller_id',
+  'price',
+];
 
 /** What the import reports, each kind with a count; the labels are the summary's wording. */
 export const anomalyLabels = {
-  deliveredWithoutApproval: 'delivered without an approval time (shipped from submitted; no acceptance invented)',
+  deliveredWithoutApproval:
+    'delivered without an approval time (shipped from submitted; no acceptance invented)',
   shippedWithoutApproval: 'shipped without an approval time (shipped from submitted; no acceptance invented)',
   approvalBeforePurchase: 'approved before the purchase',
   carrierBeforePurchase: 'handed to the carrier before the purchase',
@@ -138,10 +145,17 @@ export function planOrder(row: OlistOrderRow, items: OlistItemRow[]): PlannedOrd
     case 'delivered':
     case 'shipped':
       if (approved) accept(approved);
-      else anomalies.push(row.order_status === 'delivered' ? 'deliveredWithoutApproval' : 'shippedWithoutApproval');
+      else
+        anomalies.push(
+          row.order_status === 'delivered' ? 'deliveredWithoutApproval' : 'shippedWithoutApproval',
+        );
       ship(orElse(carrier, approved));
       if (row.order_status === 'delivered') {
-        commands.push({ type: 'DeliverOrder', occurredAt: orElse(customer, approved, carrier), history: true });
+        commands.push({
+          type: 'DeliverOrder',
+          occurredAt: orElse(customer, approved, carrier),
+          history: true,
+        });
       } else {
         ignore(customer);
       }
@@ -167,7 +181,12 @@ export function planOrder(row: OlistOrderRow, items: OlistItemRow[]): PlannedOrd
       });
       break;
     case 'unavailable':
-      commands.push({ type: 'RejectOrder', reason: unavailableReason, occurredAt: approved ?? purchase, history: true });
+      commands.push({
+        type: 'RejectOrder',
+        reason: unavailableReason,
+        occurredAt: approved ?? purchase,
+        history: true,
+      });
       ignore(carrier, customer);
       break;
     default:
@@ -184,18 +203,30 @@ export function planOrder(row: OlistOrderRow, items: OlistItemRow[]): PlannedOrd
  */
 function groupLines(orderId: string, items: OlistItemRow[]) {
   const sorted = [...items].sort((a, b) => Number(a.order_item_id) - Number(b.order_item_id));
-  const lines = new Map<string, { productId: string; quantity: number; unitPrice: string; currency: 'BRL'; sellerId: string }>();
+  const lines = new Map<
+    string,
+    { productId: string; quantity: number; unitPrice: string; currency: 'BRL'; sellerId: string }
+  >();
   for (const item of sorted) {
     let unitPrice: string;
     try {
       unitPrice = canonicalAmount(item.price.trim(), 'BRL');
     } catch (err) {
-      throw new OlistRowError(`order ${orderId}: item ${item.order_item_id}: price: ${(err as Error).message}`);
+      throw new OlistRowError(
+        `order ${orderId}: item ${item.order_item_id}: price: ${(err as Error).message}`,
+      );
     }
     const key = `${item.product_id}\u0000${unitPrice}\u0000${item.seller_id}`;
     const line = lines.get(key);
     if (line) line.quantity++;
-    else lines.set(key, { productId: item.product_id, quantity: 1, unitPrice, currency: 'BRL', sellerId: item.seller_id });
+    else
+      lines.set(key, {
+        productId: item.product_id,
+        quantity: 1,
+        unitPrice,
+        currency: 'BRL',
+        sellerId: item.seller_id,
+      });
   }
   return [...lines.values()];
 }

@@ -51,9 +51,12 @@ export async function startHost(core: FunctionsCore): Promise<RunningHost> {
   const root = appRoot();
   loadLocalSettings(root);
   const settings = readSettings();
-  const logger = new Logger();
+  const logger = new Logger(settings.LOG_LEVEL);
   loadFunctionFiles(root);
-  const services = getServices();
+  // The request charge of every Cosmos DB operation, at debug level (LOG_LEVEL=debug shows it).
+  const services = getServices({
+    onRequestCharge: (operation, ru) => logger.debug('cosmos', `${operation}: ${ru} RU`),
+  });
 
   const retryScale = readEventGridSettings().LOCAL_RETRY_SCALE;
 
@@ -64,7 +67,10 @@ export async function startHost(core: FunctionsCore): Promise<RunningHost> {
     .byTrigger('cosmosDBTrigger')
     .map(
       (fn) =>
-        new LocalChangeFeed(fn, services.store, logger, { pollMs: settings.LOCAL_CHANGE_FEED_POLL_MS, retryScale }),
+        new LocalChangeFeed(fn, services.store, logger, {
+          pollMs: settings.LOCAL_CHANGE_FEED_POLL_MS,
+          retryScale,
+        }),
     );
   await core.runHooks('appStart', { hookData: {}, appHookData: {} });
   const port = await http.listen(settings.PORT);
@@ -73,8 +79,23 @@ export async function startHost(core: FunctionsCore): Promise<RunningHost> {
   local.topic.start();
   feeds.forEach((f) => f.start());
   logger.info('host', `${core.functions.size} functions: ${[...core.functions.keys()].join(', ')}`);
-  logger.info('host', `event store: ${settings.EVENT_STORE}, data in ${resolve(settings.DATA_DIR)}`);
-  logger.info('host', `Event Grid topic http://127.0.0.1:${port}/eventgrid/api/events → ${local.topic.subscriptionNames.join(', ')}`);
+  if (settings.EVENT_STORE === 'cosmos') {
+    const endpoint = settings.COSMOS_ENDPOINT ?? settings.COSMOS__accountEndpoint;
+    logger.info('host', `event store: cosmos at ${endpoint}, database ${settings.COSMOS_DATABASE}`);
+    if (settings.COSMOS_FEED_MODE === 'test-server-scan') {
+      // See FeedMode in src/store/cosmos/cosmosEventStore.ts: the test server's change feed is a stub.
+      logger.warn(
+        'host',
+        'change feed: test-server-scan (a query in insertion order), not the Cosmos DB change feed',
+      );
+    }
+  } else {
+    logger.info('host', `event store: ${settings.EVENT_STORE}, data in ${resolve(settings.DATA_DIR)}`);
+  }
+  logger.info(
+    'host',
+    `Event Grid topic http://127.0.0.1:${port}/eventgrid/api/events → ${local.topic.subscriptionNames.join(', ')}`,
+  );
   logger.info('host', `listening on http://127.0.0.1:${port}/api`);
 
   let stopping: Promise<void> | undefined;

@@ -16,6 +16,10 @@ export class Logger {
     this.write(`${new Date().toISOString()} ${level} [${source}] ${format(...args)}`);
   }
 
+  debug(source: string, ...args: unknown[]): void {
+    this.log('debug', source, ...args);
+  }
+
   info(source: string, ...args: unknown[]): void {
     this.log('information', source, ...args);
   }

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readModelLease } from '../../src/app/catchUp';
 import { OrderSummary } from '../../src/app/orderView';
 import { createServices, Services } from '../../src/app/services';
+import { readSettings } from '../../src/app/settings';
 import { ImportSummary, importOlist } from '../../src/import/olist';
 
 /**
@@ -104,7 +105,7 @@ describe.skipIf(!haveData)('Olist import (real sample)', () => {
       itemsOf.set(item.order_id, [...(itemsOf.get(item.order_id) ?? []), item]);
     }
     dataDir = mkdtempSync(path.join(tmpdir(), 'olist-import-'));
-    services = createServices({ DATA_DIR: dataDir, EVENT_STORE: 'sqlite', PORT: 0, LOCAL_CHANGE_FEED_POLL_MS: 200 });
+    services = createServices(readSettings({ DATA_DIR: dataDir, EVENT_STORE: 'sqlite', PORT: '0' }));
     first = await importOlist(olistDir, services);
     readModel = [];
     let continuationToken: string | undefined;
@@ -122,13 +123,19 @@ describe.skipIf(!haveData)('Olist import (real sample)', () => {
 
   const expectedEvents = (o: OrderRow) => {
     const products = new Set((itemsOf.get(o.order_id) ?? []).map((i) => i.product_id));
-    return ['OrderCreated', ...[...products].map(() => 'ProductAddedToOrder'), 'OrderSubmitted', ...lifecycle(o)];
+    return [
+      'OrderCreated',
+      ...[...products].map(() => 'ProductAddedToOrder'),
+      'OrderSubmitted',
+      ...lifecycle(o),
+    ];
   };
 
   it('puts all 15,000 orders in the read model with the status their source status maps to', () => {
     expect(orders).toHaveLength(15_000);
     expect(readModel).toHaveLength(15_000);
-    const count = (list: string[]) => list.reduce<Record<string, number>>((m, s) => ({ ...m, [s]: (m[s] ?? 0) + 1 }), {});
+    const count = (list: string[]) =>
+      list.reduce<Record<string, number>>((m, s) => ({ ...m, [s]: (m[s] ?? 0) + 1 }), {});
     const byStatus = count(readModel.map((o) => o.status));
     expect(byStatus).toEqual({ delivered: 14_552, shipped: 159, cancelled: 113, rejected: 89, accepted: 87 });
     expect(byStatus).toEqual(count(orders.map((o) => statusOf[o.order_status])));
@@ -138,10 +145,16 @@ describe.skipIf(!haveData)('Olist import (real sample)', () => {
 
   it('converts every purchase time from Brazil local time to UTC, DST included', () => {
     const source = new Map(orders.map((o) => [o.order_id, o]));
-    const wrong = readModel.filter((o) => o.createdAt !== brazilToUtc(source.get(o.orderId)!.order_purchase_timestamp));
+    const wrong = readModel.filter(
+      (o) => o.createdAt !== brazilToUtc(source.get(o.orderId)!.order_purchase_timestamp),
+    );
     expect(wrong).toEqual([]);
     const offsets = new Set(
-      readModel.map((o) => Date.parse(o.createdAt) - Date.parse(source.get(o.orderId)!.order_purchase_timestamp + 'Z')),
+      readModel.map(
+        (o) =>
+          Date.parse(o.createdAt) -
+          Date.parse(source.get(o.orderId)!.order_purchase_timestamp.replace(' ', 'T') + 'Z'),
+      ),
     );
     expect([...offsets].sort()).toEqual([2 * 3_600_000, 3 * 3_600_000]);
   });
@@ -170,7 +183,10 @@ describe.skipIf(!haveData)('Olist import (real sample)', () => {
     const expected = {
       deliveredWithoutApproval: count((o) => o.order_status === 'delivered' && !o.order_approved_at),
       carrierBeforeApproval: count(
-        (o) => !!o.order_approved_at && !!o.order_delivered_carrier_date && o.order_delivered_carrier_date < o.order_approved_at,
+        (o) =>
+          !!o.order_approved_at &&
+          !!o.order_delivered_carrier_date &&
+          o.order_delivered_carrier_date < o.order_approved_at,
       ),
       deliveredBeforeCarrier: count(
         (o) =>
@@ -188,7 +204,12 @@ describe.skipIf(!haveData)('Olist import (real sample)', () => {
       cancelledAfterCarrier: 11,
       withoutItems: 115,
     });
-    expect(first.anomalies).toMatchObject({ ...expected, refusedCommands: 0, streamDiffers: 0, itemsWithoutOrder: 0 });
+    expect(first.anomalies).toMatchObject({
+      ...expected,
+      refusedCommands: 0,
+      streamDiffers: 0,
+      itemsWithoutOrder: 0,
+    });
   });
 
   it('records sampled orders as their rows say: events, times, lines and total', async () => {
@@ -207,7 +228,10 @@ describe.skipIf(!haveData)('Olist import (real sample)', () => {
       const row = source.get(orderId)!;
       const items = itemsOf.get(orderId) ?? [];
       const { events } = await services.store.readStream(orderId);
-      expect(events.map((e) => e.type), orderId).toEqual(expectedEvents(row));
+      expect(
+        events.map((e) => e.type),
+        orderId,
+      ).toEqual(expectedEvents(row));
       expect(events[0].occurredAt).toBe(brazilToUtc(row.order_purchase_timestamp));
       expect(events[0].data).toEqual({ customerId: row.customer_id });
       for (const e of events) expect(e.metadata).toEqual({ actor: 'import:olist', correlationId: orderId });

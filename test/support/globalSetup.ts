@@ -1,8 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 
-/** Builds dist/ once, so tests that start the local host run the code under test. */
+/**
+ * Builds dist/ once, so tests that start the local host run the code under test.
+ * TEST_SKIP_BUILD=1 skips it when dist/ was just built.
+ */
 export default function setup(): void {
+  if (process.env.TEST_SKIP_BUILD === '1') return;
   const root = process.cwd();
   execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], {
     cwd: root,

@@ -20,7 +20,11 @@ export const cloudEventJson = z
   .superRefine((event, ctx) => {
     for (const name of Object.keys(event)) {
       if (!/^[a-z0-9]{1,20}$/.test(name) && name !== 'data_base64') {
-        ctx.addIssue({ code: 'custom', path: [name], message: 'attribute names are lowercase letters and digits' });
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: 'attribute names are lowercase letters and digits',
+        });
       }
     }
   });

@@ -65,7 +65,9 @@ export class DeliveryQueue {
 
   retryLater(deliveryId: number, attempts: number, dueAt: number, error: string): void {
     this.db
-      .prepare('UPDATE eventgrid_deliveries SET attempts = ?, due_at = ?, last_error = ? WHERE delivery_id = ?')
+      .prepare(
+        'UPDATE eventgrid_deliveries SET attempts = ?, due_at = ?, last_error = ? WHERE delivery_id = ?',
+      )
       .run(attempts, dueAt, error, deliveryId);
   }
 

@@ -21,12 +21,18 @@ export function createLocalTopic(
   const settings = readEventGridSettings();
   const key = settings.LOCAL_EVENTGRID_KEY ?? randomBytes(24).toString('base64url');
   const db = openDatabase(dataDir);
-  const topic = new LocalEventGridTopic(core, db, new FileDeadLetterStore(join(dataDir, 'dead-letters')), logger, {
-    key,
-    subscriptions: loadSubscriptions(settings.LOCAL_EVENTGRID_SUBSCRIPTIONS),
-    retryScale: settings.LOCAL_RETRY_SCALE,
-    pollMs: settings.LOCAL_EVENTGRID_POLL_MS,
-  });
+  const topic = new LocalEventGridTopic(
+    core,
+    db,
+    new FileDeadLetterStore(join(dataDir, 'dead-letters')),
+    logger,
+    {
+      key,
+      subscriptions: loadSubscriptions(settings.LOCAL_EVENTGRID_SUBSCRIPTIONS),
+      retryScale: settings.LOCAL_RETRY_SCALE,
+      pollMs: settings.LOCAL_EVENTGRID_POLL_MS,
+    },
+  );
   return {
     topic,
     db,

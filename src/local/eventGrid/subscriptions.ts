@@ -22,7 +22,9 @@ export function loadSubscriptions(file: string | undefined): WebhookSubscription
   try {
     json = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new Error(`LOCAL_EVENTGRID_SUBSCRIPTIONS: cannot read ${file}: ${(err as Error).message}`, { cause: err });
+    throw new Error(`LOCAL_EVENTGRID_SUBSCRIPTIONS: cannot read ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   const parsed = z.array(webhookSubscription).safeParse(json);
   if (!parsed.success) {
@@ -31,7 +33,8 @@ export function loadSubscriptions(file: string | undefined): WebhookSubscription
   }
   const names = parsed.data.map((s) => s.name);
   const dupe = names.find((n, k) => names.indexOf(n) !== k);
-  if (dupe) throw new Error(`LOCAL_EVENTGRID_SUBSCRIPTIONS: ${file}: subscription name ${dupe} appears twice`);
+  if (dupe)
+    throw new Error(`LOCAL_EVENTGRID_SUBSCRIPTIONS: ${file}: subscription name ${dupe} appears twice`);
   return parsed.data;
 }
 

@@ -23,8 +23,20 @@ export interface LocalTopicOptions {
 
 /** A subscriber: a captured eventGrid-trigger function, or a webhook from the subscriptions file. */
 type Target =
-  | { kind: 'function'; name: string; fn: RegisteredFunction; maxDeliveryAttempts: number; ttlMinutes: number }
-  | { kind: 'webhook'; name: string; sub: WebhookSubscription; maxDeliveryAttempts: number; ttlMinutes: number };
+  | {
+      kind: 'function';
+      name: string;
+      fn: RegisteredFunction;
+      maxDeliveryAttempts: number;
+      ttlMinutes: number;
+    }
+  | {
+      kind: 'webhook';
+      name: string;
+      sub: WebhookSubscription;
+      maxDeliveryAttempts: number;
+      ttlMinutes: number;
+    };
 
 const origin = 'eventgrid.azure.net';
 const maxConcurrentDeliveries = 16;
@@ -117,12 +129,22 @@ export class LocalEventGridTopic {
     }
     const body = await readBody(req, eventGridLimits.maxBatchBytes);
     if (body === undefined) {
-      return eventGridError(res, 413, 'RequestEntityTooLarge', `the request is over ${eventGridLimits.maxBatchBytes} bytes`);
+      return eventGridError(
+        res,
+        413,
+        'RequestEntityTooLarge',
+        `the request is over ${eventGridLimits.maxBatchBytes} bytes`,
+      );
     }
     const type = String(req.headers['content-type'] ?? '');
     const batch = /^application\/cloudevents-batch\+json/i.test(type);
     if (!batch && !/^application\/cloudevents\+json/i.test(type)) {
-      return eventGridError(res, 400, 'BadRequest', `content-type must be application/cloudevents-batch+json, got "${type}"`);
+      return eventGridError(
+        res,
+        400,
+        'BadRequest',
+        `content-type must be application/cloudevents-batch+json, got "${type}"`,
+      );
     }
     let parsed: unknown;
     try {
@@ -131,20 +153,36 @@ export class LocalEventGridTopic {
       return eventGridError(res, 400, 'BadRequest', 'the body is not valid JSON');
     }
     const items = batch ? parsed : [parsed];
-    if (!Array.isArray(items)) return eventGridError(res, 400, 'BadRequest', 'a batch must be a JSON array of CloudEvents');
+    if (!Array.isArray(items))
+      return eventGridError(res, 400, 'BadRequest', 'a batch must be a JSON array of CloudEvents');
     if (items.length > eventGridLimits.maxBatchEvents) {
-      return eventGridError(res, 413, 'RequestEntityTooLarge', `over ${eventGridLimits.maxBatchEvents} events in one request`);
+      return eventGridError(
+        res,
+        413,
+        'RequestEntityTooLarge',
+        `over ${eventGridLimits.maxBatchEvents} events in one request`,
+      );
     }
     const events: CloudEventJson[] = [];
     for (const [k, item] of items.entries()) {
       const size = jsonBytes(item);
       if (size > eventGridLimits.maxEventBytes) {
-        return eventGridError(res, 413, 'RequestEntityTooLarge', `event ${k} is ${size} bytes, over the 1 MB event limit`);
+        return eventGridError(
+          res,
+          413,
+          'RequestEntityTooLarge',
+          `event ${k} is ${size} bytes, over the 1 MB event limit`,
+        );
       }
       const check = cloudEventJson.safeParse(item);
       if (!check.success) {
         const issue = check.error.issues[0];
-        return eventGridError(res, 400, 'BadRequest', `event ${k}: ${issue.path.join('.') || 'event'}: ${issue.message}`);
+        return eventGridError(
+          res,
+          400,
+          'BadRequest',
+          `event ${k}: ${issue.path.join('.') || 'event'}: ${issue.message}`,
+        );
       }
       events.push(check.data);
     }
@@ -158,7 +196,12 @@ export class LocalEventGridTopic {
     const now = Date.now();
     const rows = events.flatMap((event) =>
       [...this.targets.values()]
-        .filter((t) => t.kind === 'function' || !t.sub.includedEventTypes || t.sub.includedEventTypes.includes(event.type))
+        .filter(
+          (t) =>
+            t.kind === 'function' ||
+            !t.sub.includedEventTypes ||
+            t.sub.includedEventTypes.includes(event.type),
+        )
         .map((t) => ({
           subscription: t.name,
           eventId: event.id,
@@ -200,13 +243,19 @@ export class LocalEventGridTopic {
     const target = this.targets.get(d.subscription);
     const attempts = d.attempts + 1;
     if (!target) {
-      this.logger.warn('eventgrid', `dropping delivery ${d.deliveryId}: subscription ${d.subscription} no longer exists`);
+      this.logger.warn(
+        'eventgrid',
+        `dropping delivery ${d.deliveryId}: subscription ${d.subscription} no longer exists`,
+      );
       this.queue.done(d.deliveryId);
       return;
     }
     let outcome: { ok: true } | { ok: false; status?: number; error: string };
     try {
-      outcome = target.kind === 'function' ? await this.toFunction(target.fn, d) : await this.toWebhook(target.sub, d, attempts);
+      outcome =
+        target.kind === 'function'
+          ? await this.toFunction(target.fn, d)
+          : await this.toWebhook(target.sub, d, attempts);
     } catch (err) {
       outcome = { ok: false, error: err instanceof Error ? err.message : String(err) };
     }
@@ -214,7 +263,8 @@ export class LocalEventGridTopic {
       this.queue.done(d.deliveryId);
       return;
     }
-    const final = outcome.status !== undefined && target.kind === 'webhook' && noRetryStatuses.has(outcome.status);
+    const final =
+      outcome.status !== undefined && target.kind === 'webhook' && noRetryStatuses.has(outcome.status);
     const next = Date.now() + retryDelayMs(attempts, this.options.retryScale);
     if (final || attempts >= target.maxDeliveryAttempts || next > d.expiresAt) {
       const reason = final

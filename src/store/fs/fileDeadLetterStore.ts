@@ -23,6 +23,8 @@ export class FileDeadLetterStore implements DeadLetterStore {
     const dir = join(this.root, safe(channel));
     const names = await readdir(dir).catch(() => [] as string[]);
     const files = names.filter((n) => n.endsWith('.json')).sort();
-    return Promise.all(files.map(async (n) => JSON.parse(await readFile(join(dir, n), 'utf8')) as DeadLetterRecord));
+    return Promise.all(
+      files.map(async (n) => JSON.parse(await readFile(join(dir, n), 'utf8')) as DeadLetterRecord),
+    );
   }
 }

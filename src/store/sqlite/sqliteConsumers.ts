@@ -31,7 +31,9 @@ export class SqliteConsumerStores implements StockDemandStore, NotificationStore
     db.exec(schema);
     const seen = db.prepare('SELECT 1 FROM consumer_inbox WHERE consumer = ? AND event_id = ?');
     const markSeen = db.prepare('INSERT INTO consumer_inbox (consumer, event_id) VALUES (?, ?)');
-    const lastVersion = db.prepare('SELECT version FROM consumer_order_versions WHERE consumer = ? AND order_id = ?');
+    const lastVersion = db.prepare(
+      'SELECT version FROM consumer_order_versions WHERE consumer = ? AND order_id = ?',
+    );
     const setVersion = db.prepare(
       `INSERT INTO consumer_order_versions (consumer, order_id, version) VALUES (?, ?, ?)
        ON CONFLICT(consumer, order_id) DO UPDATE SET version = max(version, excluded.version)`,
@@ -68,17 +70,26 @@ export class SqliteConsumerStores implements StockDemandStore, NotificationStore
   }
 
   async get(productId: string): Promise<StockDemand | undefined> {
-    const row = this.db.prepare('SELECT demanded, available FROM stock_demand WHERE product_id = ?').get(productId) as
-      | { demanded: number; available: number | null }
-      | undefined;
+    const row = this.db
+      .prepare('SELECT demanded, available FROM stock_demand WHERE product_id = ?')
+      .get(productId) as { demanded: number; available: number | null } | undefined;
     if (!row) return undefined;
     const available = row.available ?? undefined;
-    return { productId, demanded: row.demanded, available, overDemand: available !== undefined && row.demanded > available };
+    return {
+      productId,
+      demanded: row.demanded,
+      available,
+      overDemand: available !== undefined && row.demanded > available,
+    };
   }
 
   async record(ref: EventRef, notification: CustomerNotification): Promise<GuardOutcome> {
-    const insert = this.db.prepare('INSERT INTO customer_notifications (event_id, order_id, body) VALUES (?, ?, ?)');
-    return this.guarded(ref, () => insert.run(notification.eventId, notification.orderId, JSON.stringify(notification)));
+    const insert = this.db.prepare(
+      'INSERT INTO customer_notifications (event_id, order_id, body) VALUES (?, ?, ?)',
+    );
+    return this.guarded(ref, () =>
+      insert.run(notification.eventId, notification.orderId, JSON.stringify(notification)),
+    );
   }
 
   async listForOrder(orderId: string): Promise<CustomerNotification[]> {

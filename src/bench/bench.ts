@@ -1,0 +1,216 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { toRecord } from '../app/orderService';
+import { createServices, Services } from '../app/services';
+import { readSettings } from '../app/settings';
+import { OrderEvent } from '../domain/events';
+import { importOlist } from '../import/olist';
+
+/**
+ * `npm run bench`: measures the embedded (SQLite) store and the Olist import on a fresh temporary
+ * DATA_DIR each, prints the figures and writes them with machine information to bench-results/bench.json.
+ *
+ * To add a figure, add an entry to `benchmarks`: a name and a function returning measurements (or a
+ * skip note when its input is absent).
+ */
+
+export interface Measurement {
+  name: string;
+  unit: string;
+  value: number;
+  details: Record<string, unknown>;
+}
+
+interface Skipped {
+  name: string;
+  skipped: string;
+}
+
+interface Benchmark {
+  name: string;
+  run(services: Services): Promise<Measurement[] | Skipped>;
+}
+
+/** The repository root: this file runs from dist/src/bench. */
+const repoRoot = resolve(__dirname, '../../..');
+const olistDir = resolve(process.env.OLIST_DIR ?? join(repoRoot, '../shared/data/olist'));
+
+const at = '2026-01-02T10:00:00.000Z';
+
+/** The events of one commit of `size` events: an OrderCreated followed by lines, like a real stream. */
+function commitEvents(first: boolean, size: number, seq: number): OrderEvent[] {
+  return Array.from({ length: size }, (_, k): OrderEvent => {
+    if (first && k === 0) return { type: 'OrderCreated', data: { customerId: `c-${seq}` }, occurredAt: at };
+    return {
+      type: 'ProductAddedToOrder',
+      data: { productId: `p-${seq}-${k}`, quantity: 1, unitPrice: '19.90', currency: 'BRL', sellerId: 's-1' },
+      occurredAt: at,
+    };
+  });
+}
+
+/**
+ * Appends `commits` commits of `eventsPerCommit` events straight to the store (no decider), round-robin
+ * over `streams` streams, each append with the stream's current version as expected version.
+ */
+async function appendThroughput(
+  services: Services,
+  eventsPerCommit: number,
+  commits = 2_000,
+  streams = 200,
+): Promise<Measurement> {
+  const metadata = { actor: 'bench', correlationId: 'bench' };
+  // Warm-up on other streams (JIT, statement caches), not measured.
+  for (let k = 0; k < 200; k++) {
+    const records = commitEvents(true, eventsPerCommit, k).map((e) => toRecord(e, metadata));
+    await services.store.append(`warm-up-${eventsPerCommit}-${k}`, 0, records);
+  }
+  const versions = new Array<number>(streams).fill(0);
+  const prefix = `bench-${eventsPerCommit}-`;
+  const started = performance.now();
+  for (let k = 0; k < commits; k++) {
+    const s = k % streams;
+    const records = commitEvents(versions[s] === 0, eventsPerCommit, k).map((e) => toRecord(e, metadata));
+    const result = await services.store.append(prefix + s, versions[s], records);
+    versions[s] = result.version;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    name: `store.append, ${eventsPerCommit} event(s) per commit`,
+    unit: 'commits/s',
+    value: Math.round(commits / seconds),
+    details: {
+      commits,
+      streams,
+      eventsPerCommit,
+      events: commits * eventsPerCommit,
+      eventsPerSecond: Math.round((commits * eventsPerCommit) / seconds),
+      seconds: round(seconds),
+    },
+  };
+}
+
+const noOlistData = (): Skipped | undefined =>
+  existsSync(join(olistDir, 'olist_orders_dataset.csv'))
+    ? undefined
+    : { name: 'olist import', skipped: `no Olist data at ${olistDir} (set OLIST_DIR)` };
+
+const benchmarks: Benchmark[] = [
+  { name: 'append-1', run: async (s) => [await appendThroughput(s, 1)] },
+  { name: 'append-10', run: async (s) => [await appendThroughput(s, 10)] },
+  {
+    name: 'olist-import',
+    run: async (services) => {
+      const absent = noOlistData();
+      if (absent) return absent;
+      const first = await importOlist(olistDir, services);
+      const second = await importOlist(olistDir, services);
+      const total = first.elapsedSeconds + (first.readModel?.elapsedSeconds ?? 0);
+      return [
+        {
+          name: 'olist import (OrderService.handle, one command per commit)',
+          unit: 'events/s',
+          value: Math.round(first.eventsPerSecond),
+          details: {
+            orders: first.orders,
+            commands: first.commandsSent,
+            events: first.eventsAppended,
+            seconds: round(first.elapsedSeconds),
+            concurrency: first.concurrency,
+          },
+        },
+        {
+          name: 'olist import, read-model catch-up',
+          unit: 'commits/s',
+          value: Math.round((first.readModel?.commits ?? 0) / (first.readModel?.elapsedSeconds || 1)),
+          details: { ...first.readModel, elapsedSeconds: round(first.readModel?.elapsedSeconds ?? 0) },
+        },
+        {
+          name: 'olist import, total including read model',
+          unit: 's',
+          value: round(total),
+          details: { eventsPerSecond: Math.round(first.eventsAppended / total) },
+        },
+        {
+          name: 'olist import, second run (nothing to append)',
+          unit: 's',
+          value: round(second.elapsedSeconds + (second.readModel?.elapsedSeconds ?? 0)),
+          details: {
+            eventsAppended: second.eventsAppended,
+            ordersAlreadyComplete: second.ordersAlreadyComplete,
+          },
+        },
+      ];
+    },
+  },
+  {
+    // The import runs one order at a time; this shows why (the SQLite driver is synchronous).
+    name: 'olist-import-concurrent',
+    run: async (services) => {
+      const absent = noOlistData();
+      if (absent) return { ...absent, name: 'olist import, 8 orders in flight' };
+      const r = await importOlist(olistDir, services, { concurrency: 8, catchUp: false });
+      return [
+        {
+          name: 'olist import, 8 orders in flight (not the default)',
+          unit: 'events/s',
+          value: Math.round(r.eventsPerSecond),
+          details: { events: r.eventsAppended, seconds: round(r.elapsedSeconds), concurrency: r.concurrency },
+        },
+      ];
+    },
+  },
+];
+
+const round = (x: number) => Math.round(x * 100) / 100;
+
+async function main(): Promise<void> {
+  const measurements: Measurement[] = [];
+  const skipped: Skipped[] = [];
+  for (const bench of benchmarks) {
+    // A fresh store per benchmark, so one's data does not slow the next.
+    const dataDir = mkdtempSync(join(tmpdir(), `bench-${bench.name}-`));
+    const services = createServices(readSettings({ DATA_DIR: dataDir, EVENT_STORE: 'sqlite', PORT: '0' }));
+    try {
+      console.error(`running ${bench.name} ...`);
+      const result = await bench.run(services);
+      if (Array.isArray(result)) measurements.push(...result);
+      else skipped.push(result);
+    } finally {
+      await services.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }
+  const report = {
+    date: new Date().toISOString(),
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      memoryGiB: round(totalmem() / 2 ** 30),
+      node: process.version,
+      platform: `${process.platform} ${process.arch}`,
+    },
+    store: 'sqlite (libsql, WAL, synchronous=NORMAL) in a temporary DATA_DIR',
+    measurements,
+    skipped,
+  };
+  const outDir = join(repoRoot, 'bench-results');
+  mkdirSync(outDir, { recursive: true });
+  const outFile = join(outDir, 'bench.json');
+  writeFileSync(outFile, JSON.stringify(report, null, 2) + '\n');
+
+  const width = Math.max(...measurements.map((m) => m.name.length));
+  console.log(
+    `bench ${report.date}: ${report.machine.cpus} cpus (${report.machine.cpuModel}), node ${report.machine.node}`,
+  );
+  for (const m of measurements)
+    console.log(`  ${m.name.padEnd(width)}  ${m.value.toLocaleString('en-US')} ${m.unit}`);
+  for (const s of skipped) console.log(`  ${s.name}: skipped, ${s.skipped}`);
+  console.log(`written to ${outFile}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

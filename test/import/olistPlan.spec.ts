@@ -1,0 +1,251 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createServices, Services } from '../../src/app/services';
+import { readSettings } from '../../src/app/settings';
+import { localToUtcIso, olistTimeToUtc } from '../../src/import/localTime';
+import { ImportInputError, importOlist } from '../../src/import/olist';
+import { OlistOrderRow, OlistRowError, planOrder } from '../../src/import/olistPlan';
+import { parseArgs } from '../../src/import/cli';
+
+/** Synthetic rows (made-up ids), so these run without the real sample. */
+const row = (over: Partial<OlistOrderRow> = {}): OlistOrderRow => ({
+  order_id: 'o-1',
+  customer_id: 'c-1',
+  order_status: 'delivered',
+  order_purchase_timestamp: '2018-06-12 20:07:44',
+  order_approved_at: '2018-06-12 20:44:26',
+  order_delivered_carrier_date: '2018-06-13 13:09:00',
+  order_delivered_customer_date: '2018-06-19 12:44:08',
+  ...over,
+});
+const item = (k: number, productId: string, price: string, orderId = 'o-1') => ({
+  order_id: orderId,
+  order_item_id: String(k),
+  product_id: productId,
+  seller_id: 's-1',
+  price,
+});
+const types = (p: ReturnType<typeof planOrder>) => p.commands.map((c) => c.type);
+
+describe('Brazil local time to UTC', () => {
+  it('uses UTC-3 in the southern winter and UTC-2 during DST (until 2019)', () => {
+    expect(olistTimeToUtc('2018-06-15 12:00:00')).toBe('2018-06-15T15:00:00.000Z');
+    expect(olistTimeToUtc('2018-01-15 12:00:00')).toBe('2018-01-15T14:00:00.000Z');
+    expect(olistTimeToUtc('2019-12-15 12:00:00')).toBe('2019-12-15T15:00:00.000Z');
+  });
+
+  it('moves a time in the spring-forward gap forward and takes the earlier instant of a repeated hour', () => {
+    expect(olistTimeToUtc('2017-10-15 00:30:00')).toBe('2017-10-15T03:30:00.000Z'); // 01:30 DST
+    expect(olistTimeToUtc('2017-10-15 01:00:00')).toBe('2017-10-15T03:00:00.000Z');
+    expect(olistTimeToUtc('2018-02-17 23:30:00')).toBe('2018-02-18T01:30:00.000Z'); // still DST
+    expect(olistTimeToUtc('2018-02-18 00:30:00')).toBe('2018-02-18T03:30:00.000Z');
+  });
+
+  it('works for other zones and refuses text that is no timestamp', () => {
+    expect(localToUtcIso('2024-03-31 03:30:00', 'Europe/Berlin')).toBe('2024-03-31T01:30:00.000Z');
+    expect(() => olistTimeToUtc('2018-02-30 10:00:00')).toThrow(/not a valid date/);
+    expect(() => olistTimeToUtc('12/06/2018 20:07')).toThrow(/not a timestamp/);
+  });
+});
+
+describe('planning the commands of one Olist order', () => {
+  it('groups item rows by product, with canonical BRL prices, all at the purchase time', () => {
+    const plan = planOrder(row(), [item(2, 'p-1', '199.0'), item(1, 'p-2', '5'), item(3, 'p-1', '199.0')]);
+    expect(types(plan)).toEqual([
+      'CreateOrder',
+      'AddProduct',
+      'AddProduct',
+      'SubmitOrder',
+      'AcceptOrder',
+      'ShipOrder',
+      'DeliverOrder',
+    ]);
+    expect(plan.commands.slice(1, 3)).toEqual([
+      expect.objectContaining({
+        line: { productId: 'p-2', quantity: 1, unitPrice: '5.00', currency: 'BRL', sellerId: 's-1' },
+      }),
+      expect.objectContaining({
+        line: { productId: 'p-1', quantity: 2, unitPrice: '199.00', currency: 'BRL', sellerId: 's-1' },
+      }),
+    ]);
+    expect(plan.commands.slice(0, 4).every((c) => c.occurredAt === '2018-06-12T23:07:44.000Z')).toBe(true);
+    expect(plan.commands.every((c) => c.history === true)).toBe(true);
+    expect(plan.anomalies).toEqual([]);
+  });
+
+  it('ships a delivered order without approval time from submitted, inventing no acceptance', () => {
+    const plan = planOrder(row({ order_approved_at: '' }), [item(1, 'p-1', '10')]);
+    expect(types(plan)).toEqual(['CreateOrder', 'AddProduct', 'SubmitOrder', 'ShipOrder', 'DeliverOrder']);
+    expect(plan.anomalies).toEqual(['deliveredWithoutApproval']);
+  });
+
+  it('cancels after shipping at the latest known time and reports it', () => {
+    const plan = planOrder(row({ order_status: 'canceled', order_delivered_customer_date: '' }), [
+      item(1, 'p-1', '10'),
+    ]);
+    expect(types(plan)).toEqual([
+      'CreateOrder',
+      'AddProduct',
+      'SubmitOrder',
+      'AcceptOrder',
+      'ShipOrder',
+      'CancelOrder',
+    ]);
+    expect(plan.commands[5]).toMatchObject({
+      reason: 'canceled in source',
+      occurredAt: '2018-06-13T16:09:00.000Z',
+    });
+    expect(plan.anomalies).toEqual(['cancelledAfterCarrier']);
+  });
+
+  it('rejects an unavailable order without items at its approval time', () => {
+    const plan = planOrder(
+      row({
+        order_status: 'unavailable',
+        order_delivered_carrier_date: '',
+        order_delivered_customer_date: '',
+      }),
+      [],
+    );
+    expect(types(plan)).toEqual(['CreateOrder', 'SubmitOrder', 'RejectOrder']);
+    expect(plan.commands[2]).toMatchObject({ reason: 'unavailable', occurredAt: '2018-06-12T23:44:26.000Z' });
+    expect(plan.anomalies).toEqual(['withoutItems']);
+  });
+
+  it('reports times out of order', () => {
+    const plan = planOrder(
+      row({
+        order_delivered_carrier_date: '2018-06-12 20:00:00',
+        order_delivered_customer_date: '2018-06-12 19:00:00',
+      }),
+      [item(1, 'p-1', '10')],
+    );
+    expect(plan.anomalies.sort()).toEqual([
+      'carrierBeforeApproval',
+      'carrierBeforePurchase',
+      'deliveredBeforeCarrier',
+    ]);
+  });
+
+  it('refuses a row whose time or price cannot be read', () => {
+    expect(() => planOrder(row({ order_approved_at: 'yesterday' }), [])).toThrow(OlistRowError);
+    expect(() => planOrder(row(), [item(1, 'p-1', '10.005')])).toThrow(OlistRowError);
+  });
+});
+
+describe('importing a small Olist folder', () => {
+  const header = {
+    orders:
+      'order_id,customer_id,order_status,order_purchase_timestamp,order_approved_at,order_delivered_carrier_date,order_delivered_customer_date,order_estimated_delivery_date',
+    items: 'order_id,order_item_id,product_id,seller_id,shipping_limit_date,price,freight_value',
+  };
+  let dir: string;
+  let services: Services;
+
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'olist-small-'));
+    writeFileSync(
+      path.join(dir, 'olist_orders_dataset.csv'),
+      [
+        header.orders,
+        'o-1,c-1,delivered,2018-06-12 20:07:44,2018-06-12 20:44:26,2018-06-13 13:09:00,2018-06-19 12:44:08,2018-07-17 00:00:00',
+        'o-2,c-2,shipped,2017-01-10 08:00:00,2017-01-10 09:00:00,2017-01-11 10:00:00,,2017-02-01 00:00:00',
+        'o-3,c-3,bogus,2017-01-10 08:00:00,,,,2017-02-01 00:00:00',
+      ].join('\n') + '\n',
+    );
+    writeFileSync(
+      path.join(dir, 'olist_order_items_dataset.csv'),
+      [
+        header.items,
+        'o-1,1,p-1,s-1,2018-06-18 20:44:26,199.0,17.87',
+        'o-1,2,p-1,s-1,2018-06-18 20:44:26,199.0,17.87',
+        'o-2,1,p-2,s-2,2017-01-15 09:00:00,12.5,3.00',
+        'o-9,1,p-2,s-2,2017-01-15 09:00:00,12.5,3.00',
+      ].join('\n') + '\n',
+    );
+    services = createServices(readSettings({ DATA_DIR: ':memory:', EVENT_STORE: 'sqlite', PORT: '0' }));
+  });
+
+  afterEach(async () => {
+    await services.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('imports, reports what it cannot map, fills the read model and appends nothing the second time', async () => {
+    const progress: number[] = [];
+    const first = await importOlist(dir, services, {
+      progressEvery: 1,
+      onProgress: (p) => progress.push(p.ordersDone),
+    });
+    expect(progress).toEqual([1, 2, 3]);
+    expect(first).toMatchObject({ orders: 3, itemRows: 4, eventsAppended: 6 + 5 + 2 });
+    expect(first.anomalies).toMatchObject({
+      unknownStatus: 1,
+      withoutItems: 1,
+      itemsWithoutOrder: 1,
+      refusedCommands: 0,
+    });
+    expect((await services.readModel.get('o-1'))?.summary).toMatchObject({
+      status: 'delivered',
+      total: '398.00',
+    });
+    expect((await services.readModel.get('o-2'))?.summary).toMatchObject({
+      status: 'shipped',
+      total: '12.50',
+    });
+    expect((await services.readModel.get('o-3'))?.summary).toMatchObject({
+      status: 'submitted',
+      total: '0.00',
+    });
+
+    const second = await importOlist(dir, services);
+    expect(second).toMatchObject({ eventsAppended: 0, commandsSent: 0, ordersAlreadyComplete: 3 });
+  });
+
+  it('resumes an order whose import stopped half-way, without adding its lines twice', async () => {
+    const meta = { metadata: { actor: 'import:olist', correlationId: 'o-1' } };
+    const plan = planOrder(
+      { ...row(), order_id: 'o-1' },
+      [item(1, 'p-1', '199.0'), item(2, 'p-1', '199.0')].map((i) => ({ ...i, order_id: 'o-1' })),
+    );
+    for (const command of plan.commands.slice(0, 3)) await services.orders.handle('o-1', command, meta);
+    const summary = await importOlist(dir, services);
+    expect(summary.anomalies.streamDiffers).toBe(0);
+    const { events } = await services.store.readStream('o-1');
+    expect(events.map((e) => e.type)).toEqual([
+      'OrderCreated',
+      'ProductAddedToOrder',
+      'OrderSubmitted',
+      'OrderAccepted',
+      'OrderShipped',
+      'OrderDelivered',
+    ]);
+    expect((await services.readModel.get('o-1'))?.summary).toMatchObject({ itemCount: 2, total: '398.00' });
+  });
+
+  it('leaves an order that exists with other data alone and reports it', async () => {
+    await services.orders.handle('o-1', { type: 'CreateOrder', customerId: 'someone-else' });
+    const summary = await importOlist(dir, services);
+    expect(summary.anomalies.streamDiffers).toBe(1);
+    expect(summary.problems[0]).toMatch(/o-1/);
+    expect((await services.store.readStream('o-1')).version).toBe(1);
+  });
+
+  it('says clearly when the folder or a file is missing', async () => {
+    await expect(importOlist(path.join(dir, 'nope'), services)).rejects.toThrow(ImportInputError);
+    rmSync(path.join(dir, 'olist_order_items_dataset.csv'));
+    await expect(importOlist(dir, services)).rejects.toThrow(/no olist_order_items_dataset.csv/);
+  });
+});
+
+describe('import command line', () => {
+  it('accepts olist <folder> and refuses anything else', () => {
+    expect(parseArgs(['olist', 'data/olist'])).toEqual({ source: 'olist', folder: 'data/olist' });
+    expect(() => parseArgs([])).toThrow(/no source/);
+    expect(() => parseArgs(['retail', 'x'])).toThrow(/unknown source/);
+    expect(() => parseArgs(['olist'])).toThrow(/no folder/);
+    expect(() => parseArgs(['olist', 'a', 'b'])).toThrow(/unexpected/);
+  });
+});

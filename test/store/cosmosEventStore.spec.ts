@@ -73,7 +73,10 @@ function adapterDetails(name: string, isReal: boolean, open: () => Promise<Targe
     const partition = async (orderId: string) =>
       (
         await connection.events.items
-          .query<Record<string, unknown>>('SELECT * FROM c', { partitionKey: orderId })
+          .query<Record<string, unknown>>(
+            { query: 'SELECT * FROM c WHERE c.orderId = @o', parameters: [{ name: '@o', value: orderId }] },
+            { partitionKey: orderId },
+          )
           .fetchAll()
       ).resources;
     const commitsOf = async (orderId: string) =>

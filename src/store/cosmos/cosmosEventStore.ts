@@ -205,8 +205,13 @@ export class CosmosEventStore implements EventStore {
       const response = await this.events.items
         .query<CommitDocument>(
           {
-            query: "SELECT * FROM c WHERE c.kind = 'commit' AND c.i < @upTo ORDER BY c.i",
-            parameters: [{ name: '@upTo', value: upTo }],
+            // The orderId filter repeats the partition key: redundant for Cosmos DB, needed by the test
+            // server, which ignores the partitionKey option of a query.
+            query: "SELECT * FROM c WHERE c.orderId = @orderId AND c.kind = 'commit' AND c.i < @upTo ORDER BY c.i",
+            parameters: [
+              { name: '@orderId', value: orderId },
+              { name: '@upTo', value: upTo },
+            ],
           },
           { partitionKey: orderId },
         )

@@ -1,0 +1,63 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/store/sqlite/database';
+import { SqliteEventStore } from '../../src/store/sqlite/sqliteEventStore';
+
+// Each worker has its own connection to the same database file, as two processes would (the host and
+// an import). It appends with expected versions it guesses, half of them stale or made up.
+const workerCode = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { openDatabase } = require(workerData.dist + '/store/sqlite/database.js');
+const { SqliteEventStore } = require(workerData.dist + '/store/sqlite/sqliteEventStore.js');
+(async () => {
+  const store = new SqliteEventStore(openDatabase(workerData.dir));
+  let won = 0, lost = 0;
+  for (let k = 0; k < workerData.appends; k++) {
+    const current = (await store.readStream(workerData.stream)).version;
+    const expected = k % 2 === 0 ? current : Math.max(0, current - 1 + (k % 3));
+    try {
+      await store.append(workerData.stream, expected, [
+        { type: 'W', schemaVersion: 1, data: { w: workerData.id, k }, occurredAt: new Date().toISOString(), metadata: {} },
+      ]);
+      won++;
+    } catch (err) {
+      if (err.constructor.name !== 'WrongExpectedVersionError') throw err;
+      lost++;
+    }
+  }
+  await store.close();
+  parentPort.postMessage({ won, lost });
+})().catch((err) => { throw err; });
+`;
+
+describe('embedded store across connections', () => {
+  it('keeps versions contiguous when four connections append to one stream at once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'orders-mt-'));
+    const dist = resolve(process.cwd(), 'dist/src');
+    const results = await Promise.all(
+      [0, 1, 2, 3].map(
+        (id) =>
+          new Promise<{ won: number; lost: number }>((res, rej) => {
+            const w = new Worker(workerCode, {
+              eval: true,
+              workerData: { dist, dir, id, stream: 'contended', appends: 150 },
+            });
+            w.once('message', res);
+            w.once('error', rej);
+          }),
+      ),
+    );
+    const won = results.reduce((n, r) => n + r.won, 0);
+    const lost = results.reduce((n, r) => n + r.lost, 0);
+    expect(won + lost).toBe(600);
+    expect(lost).toBeGreaterThan(0);
+    const store = new SqliteEventStore(openDatabase(dir));
+    const slice = await store.readStream('contended');
+    await store.close();
+    expect(slice.version).toBe(won);
+    expect(slice.events.map((e) => e.version)).toEqual(Array.from({ length: won }, (_, k) => k + 1));
+  });
+});

@@ -156,7 +156,7 @@ describe.skipIf(!haveData)('Olist import (real sample)', () => {
           Date.parse(source.get(o.orderId)!.order_purchase_timestamp.replace(' ', 'T') + 'Z'),
       ),
     );
-    expect([...offsets].sort()).toEqual([2 * 3_600_000, 3 * 3_600_000]);
+    expect([...offsets].sort((a, b) => a - b)).toEqual([2 * 3_600_000, 3 * 3_600_000]);
   });
 
   it('appends exactly the events the CSV rows imply, one command per commit, and nothing is refused', async () => {

@@ -6,6 +6,7 @@ import { createServices, Services } from '../app/services';
 import { readSettings } from '../app/settings';
 import { OrderEvent } from '../domain/events';
 import { importOlist } from '../import/olist';
+import { eventGridEndToEnd } from './eventGridBench';
 
 /**
  * `npm run bench`: measures the embedded (SQLite) store and the Olist import on a fresh temporary
@@ -97,6 +98,32 @@ const noOlistData = (): Skipped | undefined =>
     : { name: 'olist import', skipped: `no Olist data at ${olistDir} (set OLIST_DIR)` };
 
 const benchmarks: Benchmark[] = [
+  {
+    name: 'eventgrid-end-to-end',
+    run: async () => {
+      const f = await eventGridEndToEnd(repoRoot);
+      return [
+        {
+          name: 'HTTP answer → CloudEvent at a webhook, p50',
+          unit: 'ms',
+          value: f.latency.p50Ms,
+          details: { ...f.latency, changeFeedPollMs: f.pollMs },
+        },
+        {
+          name: 'HTTP answer → CloudEvent at a webhook, p99',
+          unit: 'ms',
+          value: f.latency.p99Ms,
+          details: f.latency,
+        },
+        {
+          name: 'events published and delivered to a webhook',
+          unit: 'events/s',
+          value: f.throughput.deliveredPerSecond,
+          details: f.throughput,
+        },
+      ];
+    },
+  },
   { name: 'append-1', run: async (s) => [await appendThroughput(s, 1)] },
   { name: 'append-10', run: async (s) => [await appendThroughput(s, 10)] },
   {

@@ -1,4 +1,5 @@
 import { app } from '@azure/functions';
+import { submittedResponse } from '../http/acceptance';
 import { endpoint } from '../http/endpoint';
 import { orderResponse } from '../http/responses';
 import { cancelOrderRoute, submitOrderRoute } from '../http/routes';
@@ -7,13 +8,14 @@ app.http(submitOrderRoute.name, {
   methods: [submitOrderRoute.method],
   route: submitOrderRoute.route,
   authLevel: 'anonymous',
-  handler: endpoint(submitOrderRoute, async ({ services, params, expectedVersion, metadata }) => {
+  handler: endpoint(submitOrderRoute, async ({ services, params, expectedVersion, metadata, request }) => {
     const result = await services.orders.handle(
       params.orderId,
       { type: 'SubmitOrder' },
       { expectedVersion, metadata },
     );
-    return orderResponse(200, params.orderId, result);
+    // OrderSubmitted reaches the acceptance starter through the change feed (orderAcceptanceStarter.ts).
+    return submittedResponse(request, params.orderId, result);
   }),
 });
 

@@ -5,8 +5,10 @@ import { getServices } from '../app/services';
 
 /**
  * Change feed → order read model. On Azure the Cosmos DB trigger feeds it; locally the host feeds it from
- * the embedded store's global feed with the same commit documents. Head documents are ignored.
- * `retry` makes the host re-run a failed batch instead of moving the lease past it.
+ * `EventStore.readFeed` with the same commit documents: the embedded store's global feed, or with
+ * EVENT_STORE=cosmos the pull-model change feed. Head documents are ignored (projectCommits skips them).
+ * `retry` makes the host re-run a failed batch instead of moving the lease past it. The option names are
+ * those of `CosmosDBv4FunctionOptions` in @azure/functions 4.x (types/cosmosDB.v4.d.ts).
  */
 app.cosmosDB('orderReadModelProjection', {
   connection: cosmosConnection,

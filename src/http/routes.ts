@@ -1,6 +1,7 @@
 import { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import * as s from './schemas';
+import * as acceptance from './acceptanceSchemas';
 
 type Method = 'GET' | 'POST' | 'DELETE';
 
@@ -131,11 +132,18 @@ export const submitOrderRoute = define({
   name: 'submitOrder',
   method: 'POST',
   route: 'orders/{orderId}/submit',
-  summary: 'Submit the order (records OrderSubmitted)',
+  summary: 'Submit the order (records OrderSubmitted); its acceptance follows asynchronously',
   params: s.OrderParams,
   ifMatch: true,
   idempotencyKey: true,
-  responses: { 200: orderAnswer('The submitted order.'), ...writeErrors },
+  responses: {
+    202: {
+      description:
+        'Submitted; `Location` is the acceptance status, `acceptance` has the status and approval URLs.',
+      schema: acceptance.SubmittedOrderSchema,
+    },
+    ...writeErrors,
+  },
 });
 
 export const cancelOrderRoute = define({
@@ -228,4 +236,39 @@ export const openApiRoute = define({
   route: 'openapi.json',
   summary: 'This OpenAPI 3.1 document',
   responses: { 200: { description: 'The OpenAPI document.' } },
+});
+
+export const approvalRoute = define({
+  name: 'approveOrder',
+  method: 'POST',
+  route: 'orders/{orderId}/approval',
+  summary:
+    'Approve or refuse an order whose acceptance awaits an approval (its total is above the threshold)',
+  params: s.OrderParams,
+  body: acceptance.ApprovalBody,
+  idempotencyKey: true,
+  responses: {
+    202: { description: 'The decision was handed to the acceptance.', schema: acceptance.ApprovalSentSchema },
+    400: commonErrors[400],
+    404: problemResponse('No such order, or no acceptance of it is waiting for an approval.'),
+  },
+});
+
+export const acceptanceStatusRoute = define({
+  name: 'getOrderAcceptance',
+  method: 'GET',
+  route: 'orders/{orderId}/acceptance',
+  summary: "The order's acceptance: runtime status, current step, outcome",
+  params: s.OrderParams,
+  responses: {
+    200: {
+      description: 'Decided: Completed (accepted, rejected or skipped), Failed or Terminated.',
+      schema: acceptance.AcceptanceStatusSchema,
+    },
+    202: {
+      description: 'Pending or running; poll again after `Retry-After` seconds.',
+      schema: acceptance.AcceptanceStatusSchema,
+    },
+    ...commonErrors,
+  },
 });

@@ -6,6 +6,7 @@ import { readEventGridSettings } from '../app/eventGridSettings';
 import { closeServices, getServices } from '../app/services';
 import { readSettings } from '../app/settings';
 import { LocalChangeFeed } from './changeFeed';
+import { createDurableRuntime } from './durable';
 import { createLocalTopic } from './eventGrid/setup';
 import { FunctionsCore } from './functionsCore';
 import { LocalHttpServer } from './httpServer';
@@ -61,19 +62,19 @@ export async function startHost(core: FunctionsCore): Promise<RunningHost> {
   const retryScale = readEventGridSettings().LOCAL_RETRY_SCALE;
 
   const http = new LocalHttpServer(core, logger);
+  const durable = createDurableRuntime(core, http, logger, settings.DATA_DIR);
   const local = createLocalTopic(core, settings.DATA_DIR, logger);
   http.mount('/eventgrid/', local.topic.handle);
-  const feeds = core
-    .byTrigger('cosmosDBTrigger')
-    .map(
-      (fn) =>
-        new LocalChangeFeed(fn, services.store, logger, {
-          pollMs: settings.LOCAL_CHANGE_FEED_POLL_MS,
-          retryScale,
-        }),
-    );
+  const feeds = core.byTrigger('cosmosDBTrigger').map(
+    (fn) =>
+      new LocalChangeFeed(fn, services.store, logger, {
+        pollMs: settings.LOCAL_CHANGE_FEED_POLL_MS,
+        retryScale,
+      }),
+  );
   await core.runHooks('appStart', { hookData: {}, appHookData: {} });
   const port = await http.listen(settings.PORT);
+  durable.start(`http://127.0.0.1:${port}`);
   process.env.PORT = String(port);
   local.pointPublisherAt(port);
   local.topic.start();
@@ -105,6 +106,7 @@ export async function startHost(core: FunctionsCore): Promise<RunningHost> {
       // Feeds first: the relay's batch in flight publishes through this host's own topic endpoint.
       await Promise.all(feeds.map((f) => f.stop()));
       await http.close();
+      await durable.stop();
       await local.topic.stop();
       await core.runHooks('appTerminate', { hookData: {}, appHookData: {} });
       closeEventing();

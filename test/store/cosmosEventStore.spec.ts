@@ -25,7 +25,10 @@ eventStoreContract(
   async () => {
     const server = await startCosmosTestServer();
     const connection = await server.connect();
-    const store = new CosmosEventStore(connection.events, { leases: connection.leases, feedMode: 'test-server-scan' });
+    const store = new CosmosEventStore(connection.events, {
+      leases: connection.leases,
+      feedMode: 'test-server-scan',
+    });
     return { store, dispose: () => server.stop() };
   },
   { limits: testServerLimits },
@@ -92,7 +95,11 @@ function adapterDetails(name: string, isReal: boolean, open: () => Promise<Targe
       const line = { productId: 'p-1', quantity: 2, unitPrice: '10.50', currency: 'BRL' };
       await orders.handle(orderId, { type: 'CreateOrder', customerId: 'c-1', occurredAt: at });
       await orders.handle(orderId, { type: 'AddProduct', line, occurredAt: at });
-      await orders.handle(orderId, { type: 'AddProduct', line: { ...line, productId: 'p-2' }, occurredAt: at });
+      await orders.handle(orderId, {
+        type: 'AddProduct',
+        line: { ...line, productId: 'p-2' },
+        occurredAt: at,
+      });
       await orders.handle(orderId, { type: 'SubmitOrder', occurredAt: at });
 
       const definition = (await connection.events.read()).resource;
@@ -106,14 +113,26 @@ function adapterDetails(name: string, isReal: boolean, open: () => Promise<Targe
         ['0000000002', 2, 3],
         ['0000000003', 3, 4],
       ]);
-      expect(Object.keys(withoutSystem(commits[0])).sort()).toEqual(['e', 'i', 'id', 'kind', 'n', 'orderId', 'recordedAt']);
-      expect(commits[0].e).toMatchObject([{ type: 'OrderCreated', schemaVersion: 2, data: { customerId: 'c-1' } }]);
+      expect(Object.keys(withoutSystem(commits[0])).sort()).toEqual([
+        'e',
+        'i',
+        'id',
+        'kind',
+        'n',
+        'orderId',
+        'recordedAt',
+      ]);
+      expect(commits[0].e).toMatchObject([
+        { type: 'OrderCreated', schemaVersion: 2, data: { customerId: 'c-1' } },
+      ]);
       const head = await headOf(orderId);
       expect(withoutSystem(head!)).toEqual({ id: 'head', orderId, kind: 'head', version: commits[3].n });
       expect(docs).toHaveLength(commits.length + 1);
       // The partition key is what addresses an item: a point read under another order's key finds nothing.
       expect((await connection.events.item('0000000000', orderId).read()).resource?.id).toBe('0000000000');
-      expect((await connection.events.item('0000000000', `${orderId}-other`).read()).resource).toBeUndefined();
+      expect(
+        (await connection.events.item('0000000000', `${orderId}-other`).read()).resource,
+      ).toBeUndefined();
     });
 
     it('creates the events container with the indexing policy of src/app/containers.ts (payloads /e/* excluded)', async () => {
@@ -141,7 +160,9 @@ function adapterDetails(name: string, isReal: boolean, open: () => Promise<Targe
           return original(...args);
         };
         try {
-          await expect(store.append(orderId, 1, [event('B', 2)])).rejects.toBeInstanceOf(WrongExpectedVersionError);
+          await expect(store.append(orderId, 1, [event('B', 2)])).rejects.toBeInstanceOf(
+            WrongExpectedVersionError,
+          );
         } finally {
           items.batch = original;
         }
@@ -178,14 +199,18 @@ function adapterDetails(name: string, isReal: boolean, open: () => Promise<Targe
           e: [event('Intruder', 0)],
           recordedAt: new Date().toISOString(),
         });
-        await expect(store.append(orderId, 1, [event('B', 2)])).rejects.toBeInstanceOf(WrongExpectedVersionError);
+        await expect(store.append(orderId, 1, [event('B', 2)])).rejects.toBeInstanceOf(
+          WrongExpectedVersionError,
+        );
         expect((await headOf(orderId))?.version).toBe(isReal ? 1 : 2);
       },
     );
 
     it(
       'lets exactly one of 20 concurrent writers win; the losers get WrongExpectedVersionError; versions stay contiguous' +
-        (isReal ? '' : ' (test server: proves the etag guard, since it applies a batch without interleaving)'),
+        (isReal
+          ? ''
+          : ' (test server: proves the etag guard, since it applies a batch without interleaving)'),
       async () => {
         const orderId = newStreamId('race');
         await store.append(orderId, 0, [event('A', 1)]);
@@ -238,7 +263,7 @@ function adapterDetails(name: string, isReal: boolean, open: () => Promise<Targe
     it(
       isReal
         ? 'reads new commits through the pull-model change feed, heads skipped, resumable from the continuation token'
-        : "test server only: its change feed is a stub; the pull-model readFeed gets the documents there at the first read, then only 304 (why the host uses test-server-scan there)",
+        : 'test server only: its change feed is a stub; the pull-model readFeed gets the documents there at the first read, then only 304 (why the host uses test-server-scan there)',
       async () => {
         const feed = storeWith('changefeed');
         const orderId = newStreamId('feed');

@@ -1,4 +1,11 @@
-import { Container, CosmosClient, CosmosClientOptions, Database, ErrorResponse, RetryOptions } from '@azure/cosmos';
+import {
+  Container,
+  CosmosClient,
+  CosmosClientOptions,
+  Database,
+  ErrorResponse,
+  RetryOptions,
+} from '@azure/cosmos';
 import { DefaultAzureCredential } from '@azure/identity';
 import { Agent } from 'node:https';
 import { cosmosNames } from '../../app/containers';
@@ -127,9 +134,12 @@ export function explain(operation: string, err: unknown): Error {
   const status = statusOf(err);
   const detail = err instanceof Error ? err.message.split('\n')[0] : String(err);
   const hint = status === 404 ? ' (database or container missing? run "npm run cosmos:setup")' : '';
-  return new CosmosStoreError(`cosmos ${operation} failed${status ? ` with ${status}` : ''}: ${detail}${hint}`, {
-    cause: err,
-  });
+  return new CosmosStoreError(
+    `cosmos ${operation} failed${status ? ` with ${status}` : ''}: ${detail}${hint}`,
+    {
+      cause: err,
+    },
+  );
 }
 
 /** Reads the request charge of a raw response's headers (batch responses carry no `requestCharge` field). */

@@ -22,7 +22,7 @@ import {
   StreamSlice,
   WrongExpectedVersionError,
 } from '../eventStore';
-import { chargeOf, CosmosStoreError, explain, RequestChargeListener, statusOf } from './connection';
+import { chargeOf, CosmosStoreError, explain, RequestChargeListener } from './connection';
 
 /**
  * Cosmos DB limits the adapter enforces before it sends anything, from
@@ -151,7 +151,11 @@ export class CosmosEventStore implements EventStore {
       const operations: OperationInput[] = [
         guard,
         // Event data is typed `unknown` but is JSON by construction (commands arrive as validated JSON).
-        { operationType: BulkOperationType.Create, partitionKey: orderId, resourceBody: commit as unknown as JSONObject },
+        {
+          operationType: BulkOperationType.Create,
+          partitionKey: orderId,
+          resourceBody: commit as unknown as JSONObject,
+        },
       ];
       assertBatchSize(operations);
 
@@ -207,7 +211,8 @@ export class CosmosEventStore implements EventStore {
           {
             // The orderId filter repeats the partition key: redundant for Cosmos DB, needed by the test
             // server, which ignores the partitionKey option of a query.
-            query: "SELECT * FROM c WHERE c.orderId = @orderId AND c.kind = 'commit' AND c.i < @upTo ORDER BY c.i",
+            query:
+              "SELECT * FROM c WHERE c.orderId = @orderId AND c.kind = 'commit' AND c.i < @upTo ORDER BY c.i",
             parameters: [
               { name: '@orderId', value: orderId },
               { name: '@upTo', value: upTo },
@@ -252,7 +257,9 @@ export class CosmosEventStore implements EventStore {
     }
     const iterator = this.events.items.getChangeFeedIterator<Doc>({
       maxItemCount: limit,
-      changeFeedStartFrom: position ? ChangeFeedStartFrom.Continuation(position) : ChangeFeedStartFrom.Beginning(),
+      changeFeedStartFrom: position
+        ? ChangeFeedStartFrom.Continuation(position)
+        : ChangeFeedStartFrom.Beginning(),
     });
     let token = position ?? '';
     // A page may hold only head documents; keep reading so the caller always sees progress or 304.
@@ -290,7 +297,9 @@ export class CosmosEventStore implements EventStore {
   /** A checkpoint is the document `checkpoint.<consumer>` in the leases container. */
   async getCheckpoint(consumer: string): Promise<string | undefined> {
     try {
-      const response = await this.leases.item(checkpointId(consumer), checkpointId(consumer)).read<{ position: string }>();
+      const response = await this.leases
+        .item(checkpointId(consumer), checkpointId(consumer))
+        .read<{ position: string }>();
       this.onRequestCharge('leases.getCheckpoint', response.requestCharge);
       return response.resource?.position;
     } catch (err) {

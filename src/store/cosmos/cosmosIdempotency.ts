@@ -45,7 +45,9 @@ export class CosmosIdempotencyStore implements IdempotencyStore {
       const fresh: KeyDocument = { id, key, fingerprint, reservedAt: now };
       try {
         const response = doc
-          ? await this.container.item(id, id).replace(fresh, { accessCondition: { type: 'IfMatch', condition: doc._etag } })
+          ? await this.container
+              .item(id, id)
+              .replace(fresh, { accessCondition: { type: 'IfMatch', condition: doc._etag } })
           : await this.container.items.create(fresh);
         this.onRequestCharge('idempotency.reserve', response.requestCharge);
         return { outcome: 'reserved' };

@@ -71,11 +71,15 @@ export class CosmosOrderReadModel implements OrderReadModel {
         return;
       } catch (err) {
         const status = statusOf(err);
-        if (status !== 409 && status !== 412) throw explain(`put of order ${s.orderId} in the read model`, err);
+        if (status !== 409 && status !== 412)
+          throw explain(`put of order ${s.orderId} in the read model`, err);
         // Another projection wrote first: read again and compare versions.
       }
     }
-    throw explain(`put of order ${s.orderId} in the read model`, new Error(`still contended after ${maxPutRounds} rounds`));
+    throw explain(
+      `put of order ${s.orderId} in the read model`,
+      new Error(`still contended after ${maxPutRounds} rounds`),
+    );
   }
 
   /** @throws InvalidContinuationTokenError for a token this service did not issue */
@@ -101,7 +105,9 @@ export class CosmosOrderReadModel implements OrderReadModel {
       ORDER BY c.createdAt DESC, c.orderId DESC`;
     let rows: { summary: OrderSummary }[];
     try {
-      const response = await this.container.items.query<{ summary: OrderSummary }>({ query: sql, parameters }).fetchAll();
+      const response = await this.container.items
+        .query<{ summary: OrderSummary }>({ query: sql, parameters })
+        .fetchAll();
       this.onRequestCharge('readModel.list', response.requestCharge);
       rows = response.resources;
     } catch (err) {
@@ -111,13 +117,16 @@ export class CosmosOrderReadModel implements OrderReadModel {
     const last = items[items.length - 1];
     return {
       items,
-      continuationToken: rows.length > query.limit && last ? encodeToken({ c: last.createdAt, o: last.orderId }) : undefined,
+      continuationToken:
+        rows.length > query.limit && last ? encodeToken({ c: last.createdAt, o: last.orderId }) : undefined,
     };
   }
 
   private async read(orderId: string): Promise<(ReadModelDocument & { _etag: string }) | undefined> {
     try {
-      const response = await this.container.item(orderId, orderId).read<ReadModelDocument & { _etag: string }>();
+      const response = await this.container
+        .item(orderId, orderId)
+        .read<ReadModelDocument & { _etag: string }>();
       this.onRequestCharge('readModel.get', response.requestCharge);
       return response.resource;
     } catch (err) {

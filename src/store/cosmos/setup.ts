@@ -24,7 +24,10 @@ export interface SetupReport {
  */
 export async function ensureCosmosResources(client: CosmosClient, databaseId: string): Promise<SetupReport> {
   const db = await client.databases.createIfNotExists({ id: databaseId });
-  const report: SetupReport = { database: { id: databaseId, created: db.statusCode === 201 }, containers: [] };
+  const report: SetupReport = {
+    database: { id: databaseId, created: db.statusCode === 201 },
+    containers: [],
+  };
   for (const definition of cosmosContainerDefinitions()) {
     const c = await db.database.containers.createIfNotExists(definition);
     report.containers.push({ id: definition.id!, created: c.statusCode === 201 });
@@ -48,7 +51,8 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((err: unknown) => {
-    const message = err instanceof SettingsError ? err.message : err instanceof Error ? err.message : String(err);
+    const message =
+      err instanceof SettingsError ? err.message : err instanceof Error ? err.message : String(err);
     process.stderr.write(`cosmos setup failed: ${message}\n`);
     process.exit(1);
   });

@@ -86,7 +86,8 @@ export class SqliteStockReservations implements StockReservations {
         const level = this.levels[r.productId];
         if (level !== undefined) {
           const { units } = reservedUnits.get(r.productId) as { units: number };
-          if (level - units < r.quantity) throw new InsufficientStockError(r.productId, r.quantity, level - units);
+          if (level - units < r.quantity)
+            throw new InsufficientStockError(r.productId, r.quantity, level - units);
         }
         insert.run(r.reservationId, r.orderId, r.productId, r.quantity, now);
         return find.get(r.reservationId) as Row;
@@ -123,9 +124,9 @@ export class SqliteStockReservations implements StockReservations {
   }
 
   async get(reservationId: string): Promise<Reservation | undefined> {
-    const row = this.db.prepare('SELECT * FROM stock_reservations WHERE reservation_id = ?').get(reservationId) as
-      | Row
-      | undefined;
+    const row = this.db
+      .prepare('SELECT * FROM stock_reservations WHERE reservation_id = ?')
+      .get(reservationId) as Row | undefined;
     return row ? toReservation(row) : undefined;
   }
 

@@ -1,0 +1,314 @@
+import { DomainError, orderTotal } from '../domain/decider';
+import { toMinorUnits } from '../domain/money';
+import { OrderStatus } from '../domain/state';
+import { EventMetadata, RecordedEvent, StoredEventRecord } from '../store/eventStore';
+import { StockReservations } from '../store/stockReservations';
+import { AcceptanceSettings } from './acceptanceSettings';
+import { OrderService } from './orderService';
+
+/**
+ * The order-acceptance process: names, shapes and the work of its activities. The orchestration itself
+ * (src/functions/orderAcceptance.ts) only sequences these steps; everything that reads settings, stores or
+ * clocks happens here, inside activities, whose results the orchestration history keeps.
+ */
+
+export const acceptanceOrchestration = 'orderAcceptance';
+/** Name of the external event that carries an approval decision. */
+export const approvalEvent = 'approval';
+export const acceptanceActivities = {
+  validate: 'orderAcceptance-validate',
+  reserveStock: 'orderAcceptance-reserveStock',
+  releaseStock: 'orderAcceptance-releaseStock',
+  accept: 'orderAcceptance-accept',
+  reject: 'orderAcceptance-reject',
+} as const;
+/** Who the acceptance's commands name as their actor. */
+export const acceptanceActor = 'orchestration:orderAcceptance';
+
+/** The acceptance instance of an order: one per order, so a second delivery of OrderSubmitted starts nothing. */
+export const acceptanceInstanceId = (orderId: string): string => `acceptance-${orderId}`;
+
+/** The orchestration's input, from the starter. */
+export interface AcceptanceInput {
+  orderId: string;
+  /** Correlation id of the OrderSubmitted event, carried into every event the acceptance appends. */
+  correlationId?: string;
+}
+
+/** Retry policy of reservations, as `RetryOptions` takes it (milliseconds). */
+export interface ReservationRetry {
+  firstRetryIntervalMs: number;
+  maxAttempts: number;
+  backoffCoefficient: number;
+  maxRetryIntervalMs: number;
+  retryTimeoutMs?: number;
+}
+
+export interface AcceptanceLine {
+  productId: string;
+  quantity: number;
+}
+
+export type Validation =
+  | {
+      ok: true;
+      orderId: string;
+      currency: string;
+      total: string;
+      lines: AcceptanceLine[];
+      /** The total is above APPROVAL_THRESHOLD: a person must approve. */
+      needsApproval: boolean;
+      approvalThreshold: string;
+      approvalTimeoutSeconds: number;
+      retry: ReservationRetry;
+    }
+  | {
+      ok: false;
+      orderId: string;
+      reason: string;
+      /** The order is no longer submitted (already decided, or cancelled): nothing to accept or reject. */
+      skip: boolean;
+      status?: OrderStatus;
+    };
+
+/** The body of the `approval` event: the decision of a person. */
+export interface ApprovalDecision {
+  approved: boolean;
+  approver: string;
+  comment?: string;
+}
+
+export type AcceptanceStep =
+  | 'validating'
+  | 'reserving-stock'
+  | 'awaiting-approval'
+  | 'accepting'
+  | 'releasing-stock'
+  | 'rejecting'
+  | 'accepted'
+  | 'rejected'
+  | 'skipped';
+
+/** The orchestration's custom status: the step it is at, for a person following it. */
+export interface AcceptanceStatus {
+  orderId: string;
+  step: AcceptanceStep;
+  detail?: string;
+  /** ISO 8601 UTC, while awaiting an approval. */
+  approvalDeadline?: string;
+  total?: string;
+  currency?: string;
+}
+
+export interface AcceptanceOutput {
+  orderId: string;
+  outcome: 'accepted' | 'rejected' | 'skipped';
+  reason?: string;
+  approvedBy?: string;
+  /** Products reserved, and (after a rejection) released again. */
+  reserved: string[];
+  released: string[];
+}
+
+export interface ActivityBase {
+  orderId: string;
+  correlationId?: string;
+  /** The orchestration instance, recorded as the causation id of the events it appends. */
+  instanceId: string;
+}
+
+export interface AcceptanceDeps {
+  orders: OrderService;
+  stock: StockReservations;
+  settings: AcceptanceSettings;
+}
+
+const metadataOf = (input: ActivityBase): EventMetadata => ({
+  correlationId: input.correlationId ?? input.orderId,
+  causationId: input.instanceId,
+  actor: acceptanceActor,
+});
+
+/** `a` compared with `b`, both non-negative decimal strings: -1, 0 or 1 (exact, up to 6 fraction digits). */
+export function compareDecimal(a: string, b: string): number {
+  const scaled = (x: string) => {
+    const [int, frac = ''] = x.split('.');
+    return BigInt(int) * 10n ** 6n + BigInt(frac.padEnd(6, '0').slice(0, 6) || '0');
+  };
+  const d = scaled(a) - scaled(b);
+  return d < 0n ? -1 : d > 0n ? 1 : 0;
+}
+
+/**
+ * The event starts an acceptance: an OrderSubmitted of a live submission. Submissions replayed from a
+ * source system (actor `import:…`, the Olist import) were decided there; acceptance does not run for them.
+ */
+export const startsAcceptance = (e: Pick<StoredEventRecord, 'type' | 'metadata'>): boolean =>
+  e.type === 'OrderSubmitted' && !(e.metadata?.actor ?? '').startsWith('import:');
+
+/** The latest OrderSubmitted of a stream, if any. */
+export const lastSubmitted = (events: RecordedEvent[]): RecordedEvent | undefined =>
+  [...events].reverse().find((e) => e.type === 'OrderSubmitted');
+
+/**
+ * Activity `validate`: the order is submitted, has lines, one currency, and its total matches what
+ * OrderSubmitted recorded. Also hands the orchestration the policy it needs (threshold, timeout, retries),
+ * so the orchestrator reads no setting itself.
+ */
+export async function validateOrder(deps: AcceptanceDeps, input: ActivityBase): Promise<Validation> {
+  const { state, events } = await deps.orders.load(input.orderId);
+  const fail = (reason: string, skip = false): Validation => ({
+    ok: false,
+    orderId: input.orderId,
+    reason,
+    skip,
+    status: state.exists ? state.status : undefined,
+  });
+  if (!state.exists) return fail('the order does not exist', true);
+  if (state.status !== 'submitted') return fail(`the order is ${state.status}, not submitted`, true);
+  if (state.lines.length === 0) return fail('the order has no lines');
+  const currency = state.currency;
+  if (!currency) return fail('the order has no currency');
+  const bad = state.lines.find((l) => l.currency !== currency || !(l.quantity > 0));
+  if (bad)
+    return fail(
+      `line ${bad.productId} does not match the order (currency ${bad.currency}, quantity ${bad.quantity})`,
+    );
+  const total = orderTotal(state);
+  const submitted = lastSubmitted(events)?.data as { total?: string; currency?: string } | undefined;
+  if (
+    submitted?.total !== undefined &&
+    toMinorUnits(submitted.total, currency) !== toMinorUnits(total, currency)
+  ) {
+    return fail(
+      `the total of the lines (${total} ${currency}) differs from the submitted total (${submitted.total})`,
+    );
+  }
+  const s = deps.settings;
+  return {
+    ok: true,
+    orderId: input.orderId,
+    currency,
+    total,
+    lines: state.lines.map((l) => ({ productId: l.productId, quantity: l.quantity })),
+    needsApproval: compareDecimal(total, s.APPROVAL_THRESHOLD) > 0,
+    approvalThreshold: s.APPROVAL_THRESHOLD,
+    approvalTimeoutSeconds: s.APPROVAL_TIMEOUT_SECONDS,
+    retry: {
+      firstRetryIntervalMs: s.RESERVATION_RETRY_FIRST_INTERVAL_MS,
+      maxAttempts: s.RESERVATION_RETRY_MAX_ATTEMPTS,
+      backoffCoefficient: s.RESERVATION_RETRY_BACKOFF,
+      maxRetryIntervalMs: s.RESERVATION_RETRY_MAX_INTERVAL_MS,
+      ...(s.RESERVATION_RETRY_TIMEOUT_MS ? { retryTimeoutMs: s.RESERVATION_RETRY_TIMEOUT_MS } : {}),
+    },
+  };
+}
+
+/** The reservation id of an order line: stable, so a retried or re-run reservation finds the first one. */
+export const reservationIdOf = (orderId: string, productId: string): string => `${orderId}/${productId}`;
+
+/**
+ * Activity `reserveStock`: reserves the line's units, then records StockReserved (idempotent: a second
+ * run finds both the reservation and the event and adds neither).
+ * @throws InsufficientStockError, StockUnavailableError (from the stock port; the orchestration retries)
+ * @throws DomainError when the order left `submitted` meanwhile (the reservation is released first)
+ */
+export async function reserveStock(
+  deps: AcceptanceDeps,
+  input: ActivityBase & AcceptanceLine,
+): Promise<{ productId: string; quantity: number; reservationId: string }> {
+  const reservationId = reservationIdOf(input.orderId, input.productId);
+  const reservation = await deps.stock.reserve({
+    reservationId,
+    orderId: input.orderId,
+    productId: input.productId,
+    quantity: input.quantity,
+  });
+  if (reservation.status === 'released') {
+    throw new Error(`reservation ${reservationId} was released already; an order's line is reserved once`);
+  }
+  try {
+    await deps.orders.handle(
+      input.orderId,
+      { type: 'ReserveStock', productId: input.productId, quantity: input.quantity, reservationId },
+      { metadata: metadataOf(input) },
+    );
+  } catch (err) {
+    if (err instanceof DomainError) await deps.stock.release(reservationId);
+    throw err;
+  }
+  return { productId: input.productId, quantity: input.quantity, reservationId };
+}
+
+/** Activity `releaseStock` (compensation): returns the units and records StockReleased; a repeat changes nothing. */
+export async function releaseStock(
+  deps: AcceptanceDeps,
+  input: ActivityBase & { productId: string },
+): Promise<{ productId: string; released: boolean }> {
+  const released = await deps.stock.release(reservationIdOf(input.orderId, input.productId));
+  await deps.orders.handle(
+    input.orderId,
+    { type: 'ReleaseStock', productId: input.productId },
+    { metadata: metadataOf(input) },
+  );
+  return { productId: input.productId, released: released !== undefined };
+}
+
+/** Activity `accept`: records OrderAccepted; `ok: false` when the order left `submitted` meanwhile (cancelled). */
+export async function acceptOrder(
+  deps: AcceptanceDeps,
+  input: ActivityBase & { approvedBy?: string },
+): Promise<{ ok: boolean; status: OrderStatus }> {
+  try {
+    const r = await deps.orders.handle(
+      input.orderId,
+      { type: 'AcceptOrder', ...(input.approvedBy ? { approvedBy: input.approvedBy } : {}) },
+      { metadata: metadataOf(input) },
+    );
+    return { ok: true, status: r.state.status };
+  } catch (err) {
+    if (!(err instanceof DomainError) || err.kind !== 'conflict') throw err;
+    return { ok: false, status: (await deps.orders.load(input.orderId)).state.status };
+  }
+}
+
+export interface ReservationFailure extends AcceptanceLine {
+  reason: string;
+}
+
+/**
+ * Activity `reject`: records StockReservationFailed for each line that could not be reserved (once per
+ * product, also when the activity runs again), then OrderRejected with the reason. `ok: false` when the
+ * order left `submitted` meanwhile.
+ */
+export async function rejectOrder(
+  deps: AcceptanceDeps,
+  input: ActivityBase & { reason: string; failures?: ReservationFailure[] },
+): Promise<{ ok: boolean; status: OrderStatus }> {
+  const metadata = metadataOf(input);
+  const { events } = await deps.orders.load(input.orderId);
+  const recorded = new Set(
+    events
+      .filter((e) => e.type === 'StockReservationFailed')
+      .map((e) => (e.data as { productId: string }).productId),
+  );
+  try {
+    for (const f of input.failures ?? []) {
+      if (recorded.has(f.productId)) continue;
+      await deps.orders.handle(
+        input.orderId,
+        { type: 'RecordReservationFailure', productId: f.productId, quantity: f.quantity, reason: f.reason },
+        { metadata },
+      );
+    }
+    const r = await deps.orders.handle(
+      input.orderId,
+      { type: 'RejectOrder', reason: input.reason },
+      { metadata },
+    );
+    return { ok: true, status: r.state.status };
+  } catch (err) {
+    if (!(err instanceof DomainError) || err.kind !== 'conflict') throw err;
+    return { ok: false, status: (await deps.orders.load(input.orderId)).state.status };
+  }
+}

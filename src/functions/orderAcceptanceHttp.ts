@@ -1,0 +1,122 @@
+import { app } from '@azure/functions';
+import * as df from 'durable-functions';
+import { DurableClient, DurableOrchestrationStatus } from 'durable-functions';
+import {
+  acceptanceInstanceId,
+  AcceptanceStatus,
+  approvalEvent,
+  ApprovalDecision,
+  lastSubmitted,
+  startsAcceptance,
+} from '../app/acceptance';
+import { DomainError } from '../domain/decider';
+import { acceptancePath } from '../http/acceptance';
+import { endpoint } from '../http/endpoint';
+import { problem } from '../http/problem';
+import { acceptanceStatusRoute, approvalRoute } from '../http/routes';
+
+/** The instance's status, or undefined when the extension knows no such instance. */
+async function statusOf(
+  client: DurableClient,
+  instanceId: string,
+): Promise<DurableOrchestrationStatus | undefined> {
+  try {
+    return await client.getStatus(instanceId, { showInput: false });
+  } catch (err) {
+    // The library's wording for the extension's 404 (DurableClient.getStatus).
+    if (err instanceof Error && /HTTP 404/.test(err.message)) return undefined;
+    throw err;
+  }
+}
+
+const isoOf = (d: Date | string | undefined) => (d === undefined ? undefined : new Date(d).toISOString());
+const running = (s: { runtimeStatus: string }) =>
+  s.runtimeStatus === 'Pending' || s.runtimeStatus === 'Running';
+
+app.http(acceptanceStatusRoute.name, {
+  methods: [acceptanceStatusRoute.method],
+  route: acceptanceStatusRoute.route,
+  authLevel: 'anonymous',
+  extraInputs: [df.input.durableClient()],
+  handler: endpoint(acceptanceStatusRoute, async ({ services, params, context }) => {
+    const { orderId } = params;
+    const loaded = await services.orders.load(orderId);
+    if (!loaded.state.exists) throw new DomainError('not-found', 'order does not exist');
+    const instanceId = acceptanceInstanceId(orderId);
+    const status = await statusOf(df.getClient(context), instanceId);
+    const retry = { 'retry-after': '1', location: acceptancePath(orderId) };
+    if (status) {
+      const custom = status.customStatus as AcceptanceStatus | null | undefined;
+      const body = {
+        orderId,
+        instanceId,
+        runtimeStatus: status.runtimeStatus,
+        pending: status.runtimeStatus === 'Pending',
+        ...(custom?.step ? { step: custom.step } : {}),
+        customStatus: status.customStatus ?? undefined,
+        output: status.output ?? undefined,
+        createdTime: isoOf(status.createdTime),
+        lastUpdatedTime: isoOf(status.lastUpdatedTime),
+      };
+      return running(status)
+        ? { status: 202, jsonBody: body, headers: retry }
+        : { status: 200, jsonBody: body };
+    }
+    const submitted = lastSubmitted(loaded.events);
+    const notRunning = (detail: string) =>
+      problem(404, 'no-acceptance', detail, { errors: [{ field: 'path.orderId', message: detail }] });
+    if (!submitted) return notRunning(`order ${orderId} has not been submitted; acceptance starts at submit`);
+    if (!startsAcceptance(submitted)) {
+      return notRunning(
+        `order ${orderId} was submitted by ${submitted.metadata.actor}; it was decided at the source`,
+      );
+    }
+    return {
+      status: 202,
+      headers: retry,
+      jsonBody: {
+        orderId,
+        instanceId,
+        runtimeStatus: 'Pending',
+        pending: true,
+        detail: 'OrderSubmitted is on its way to the acceptance starter',
+      },
+    };
+  }),
+});
+
+app.http(approvalRoute.name, {
+  methods: [approvalRoute.method],
+  route: approvalRoute.route,
+  authLevel: 'anonymous',
+  extraInputs: [df.input.durableClient()],
+  handler: endpoint(approvalRoute, async ({ services, params, body, context }) => {
+    const { orderId } = params;
+    if (!(await services.orders.load(orderId)).state.exists)
+      throw new DomainError('not-found', 'order does not exist');
+    const client = df.getClient(context);
+    const instanceId = acceptanceInstanceId(orderId);
+    const status = await statusOf(client, instanceId);
+    const step = (status?.customStatus as AcceptanceStatus | null | undefined)?.step;
+    if (!status || status.runtimeStatus !== 'Running' || step !== 'awaiting-approval') {
+      const now = status
+        ? `it is ${status.runtimeStatus}${step ? `, at ${step}` : ''}`
+        : 'it has not started';
+      const detail = `no acceptance of order ${orderId} is waiting for an approval (${now})`;
+      return problem(404, 'no-approval-awaited', detail, {
+        errors: [{ field: 'path.orderId', message: detail }],
+      });
+    }
+    const decision: ApprovalDecision = {
+      approved: body.approved,
+      approver: body.approver,
+      ...(body.comment ? { comment: body.comment } : {}),
+    };
+    await client.raiseEvent(instanceId, approvalEvent, decision);
+    return {
+      status: 202,
+      jsonBody: { orderId, instanceId, event: approvalEvent, approved: body.approved },
+      headers: { location: acceptancePath(orderId) },
+    };
+  }),
+});

@@ -1,0 +1,39 @@
+import { readAcceptanceSettings } from '../../app/acceptanceSettings';
+import { FunctionsCore } from '../functionsCore';
+import { LocalHttpServer } from '../httpServer';
+import { Logger } from '../logger';
+import { DurableClock } from './clock';
+import { LocalDurableRuntime, webhookPrefix } from './runtime';
+import { readDurableRuntimeSettings } from './settings';
+import { durableWebhooks } from './webhooks';
+
+export { LocalDurableRuntime, webhookPrefix } from './runtime';
+
+/**
+ * The local host's durable runtime, from settings (`DURABLE_TASK_HUB`, `LOCAL_DURABLE_*`), its hub in
+ * `durable.db` under `dataDir`, the extension's HTTP API mounted on `http`. Call `start(origin)` once the
+ * server listens and `stop()` on shutdown, before the stores the activities use are closed.
+ * @throws SettingsError naming an invalid setting
+ */
+export function createDurableRuntime(
+  core: FunctionsCore,
+  http: LocalHttpServer,
+  logger: Logger,
+  dataDir: string,
+): LocalDurableRuntime {
+  const settings = readDurableRuntimeSettings();
+  const runtime = new LocalDurableRuntime(core, logger, {
+    dataDir,
+    hubName: readAcceptanceSettings().DURABLE_TASK_HUB,
+    clock: new DurableClock(settings.LOCAL_DURABLE_CLOCK),
+    maxShortTimerSeconds: settings.LOCAL_DURABLE_MAX_SHORT_TIMER_SECONDS,
+    longTimerIntervalSeconds: settings.LOCAL_DURABLE_LONG_TIMER_INTERVAL_SECONDS,
+  });
+  http.mount(webhookPrefix, durableWebhooks(runtime));
+  const { orchestrations, activities } = runtime.functionNames;
+  logger.info(
+    'durable',
+    `task hub ${runtime.hubName}: ${orchestrations.length} orchestrations, ${activities.length} activities, ${settings.LOCAL_DURABLE_CLOCK} clock`,
+  );
+  return runtime;
+}

@@ -1,0 +1,148 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, eventually, startTestHost, TestHost } from '../support/host';
+
+/*
+ * Order acceptance over real HTTP on the local host (`node dist/src/local/main.js`, as `npm start` runs
+ * it): submit → change feed → starter → durable runtime → activities, followed through the API's own
+ * acceptance and approval routes. The durable clock is manual, so the deadline test moves time over HTTP.
+ */
+
+let host: TestHost;
+beforeAll(async () => {
+  host = await startTestHost({
+    APPROVAL_THRESHOLD: '1000.00',
+    APPROVAL_TIMEOUT_SECONDS: '3600',
+    RESERVATION_RETRY_FIRST_INTERVAL_MS: '20',
+    LOCAL_DURABLE_CLOCK: 'manual',
+  });
+});
+afterAll(async () => {
+  await host?.stop();
+});
+
+const newId = (p: string) => `${p}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
+
+async function submittedOrder(lines: { productId: string; quantity: number; unitPrice: string }[]) {
+  const orderId = newId('acc');
+  expect((await call(host, 'POST', '/api/orders', { customerId: 'cust-1', orderId })).status).toBe(201);
+  for (const l of lines) {
+    expect((await call(host, 'POST', `/api/orders/${orderId}/items`, { ...l, currency: 'BRL' })).status).toBe(
+      200,
+    );
+  }
+  const submitted = await call(host, 'POST', `/api/orders/${orderId}/submit`);
+  return { orderId, submitted };
+}
+
+/** Polls a status URL (absolute or relative) until it answers 200. */
+async function pollUntilDecided(url: string) {
+  const path = url.startsWith('http') ? new URL(url).pathname : url;
+  return eventually(async () => {
+    const res = await call(host, 'GET', path);
+    expect([200, 202]).toContain(res.status);
+    return res.status === 200 ? res : undefined;
+  });
+}
+
+const stepIs = (orderId: string, step: string) =>
+  eventually(async () => {
+    const res = await call(host, 'GET', `/api/orders/${orderId}/acceptance`);
+    return res.body?.step === step ? res : undefined;
+  });
+
+describe('order acceptance over HTTP on the local host', () => {
+  it('answers submit with 202 and where to follow the acceptance; polling it ends accepted', async () => {
+    const { orderId, submitted } = await submittedOrder([
+      { productId: 'p-1', quantity: 2, unitPrice: '10.00' },
+    ]);
+    expect(submitted.status).toBe(202);
+    expect(submitted.headers.get('location')).toBe(`/api/orders/${orderId}/acceptance`);
+    expect(submitted.headers.get('content-location')).toBe(`/api/orders/${orderId}`);
+    expect(submitted.body).toMatchObject({
+      orderId,
+      status: 'submitted',
+      acceptance: {
+        instanceId: `acceptance-${orderId}`,
+        statusQueryGetUri: `${host.baseUrl}/api/orders/${orderId}/acceptance`,
+        sendEventPostUri: `${host.baseUrl}/api/orders/${orderId}/approval`,
+      },
+    });
+    const decided = await pollUntilDecided(submitted.body.acceptance.statusQueryGetUri);
+    expect(decided.body).toMatchObject({
+      runtimeStatus: 'Completed',
+      step: 'accepted',
+      output: { outcome: 'accepted', reserved: ['p-1'] },
+    });
+    expect((await call(host, 'GET', `/api/orders/${orderId}`)).body.status).toBe('accepted');
+  });
+
+  it('above the threshold: submit, approve, accepted with the approver recorded', async () => {
+    const { orderId, submitted } = await submittedOrder([
+      { productId: 'p-9', quantity: 3, unitPrice: '500.00' },
+    ]);
+    expect(submitted.status).toBe(202);
+    const waiting = await stepIs(orderId, 'awaiting-approval');
+    expect(waiting.status).toBe(202);
+    expect(waiting.body.customStatus).toMatchObject({ total: '1500.00', currency: 'BRL' });
+    const approval = await call(host, 'POST', `/api/orders/${orderId}/approval`, {
+      approved: true,
+      approver: 'ops-1',
+      comment: 'known customer',
+    });
+    expect(approval.status).toBe(202);
+    expect(approval.headers.get('location')).toBe(`/api/orders/${orderId}/acceptance`);
+    const decided = await pollUntilDecided(`/api/orders/${orderId}/acceptance`);
+    expect(decided.body.output).toMatchObject({ outcome: 'accepted', approvedBy: 'ops-1' });
+    const trail = await call(host, 'GET', `/api/orders/${orderId}/events`);
+    expect(trail.body.events.at(-1)).toMatchObject({ type: 'OrderAccepted', data: { approvedBy: 'ops-1' } });
+  });
+
+  it('rejects and releases the reservations when the approval deadline passes (manual clock moved over HTTP)', async () => {
+    const { orderId } = await submittedOrder([
+      { productId: 'p-a', quantity: 1, unitPrice: '900.00' },
+      { productId: 'p-b', quantity: 1, unitPrice: '900.00' },
+    ]);
+    await stepIs(orderId, 'awaiting-approval');
+    const moved = await call(host, 'POST', '/runtime/webhooks/durabletask/local/clock/advance?ms=3600001');
+    expect(moved.status).toBe(200);
+    const decided = await pollUntilDecided(`/api/orders/${orderId}/acceptance`);
+    expect(decided.body.output).toMatchObject({ outcome: 'rejected', released: ['p-a', 'p-b'] });
+    const types: string[] = (await call(host, 'GET', `/api/orders/${orderId}/events`)).body.events.map(
+      (e: { type: string }) => e.type,
+    );
+    expect(types.slice(-5)).toEqual([
+      'StockReserved',
+      'StockReserved',
+      'StockReleased',
+      'StockReleased',
+      'OrderRejected',
+    ]);
+  });
+
+  it('answers problem+json naming the field for a bad approval, an approval nobody waits for, an order never submitted', async () => {
+    const orderId = newId('draft');
+    await call(host, 'POST', '/api/orders', { customerId: 'cust-1', orderId });
+    const bad = await call(host, 'POST', `/api/orders/${orderId}/approval`, { approved: 'yes' });
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('content-type')).toBe('application/problem+json');
+    expect(bad.body.errors.map((e: { field: string }) => e.field)).toEqual(
+      expect.arrayContaining(['body.approved', 'body.approver']),
+    );
+    const nobody = await call(host, 'POST', `/api/orders/${orderId}/approval`, {
+      approved: true,
+      approver: 'ops-1',
+    });
+    expect(nobody.status).toBe(404);
+    expect(nobody.headers.get('content-type')).toBe('application/problem+json');
+    expect(nobody.body).toMatchObject({
+      type: '/problems/no-approval-awaited',
+      errors: [{ field: 'path.orderId' }],
+    });
+    const notSubmitted = await call(host, 'GET', `/api/orders/${orderId}/acceptance`);
+    expect(notSubmitted).toMatchObject({ status: 404, body: { type: '/problems/no-acceptance' } });
+    expect((await call(host, 'GET', `/api/orders/${newId('none')}/acceptance`)).status).toBe(404);
+    expect((await call(host, 'GET', '/api/orders/bad%20id/acceptance')).body.errors[0].field).toBe(
+      'path.orderId',
+    );
+  });
+});

@@ -1,0 +1,242 @@
+import * as df from 'durable-functions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { acceptanceInstanceId, reservationIdOf } from '../../src/app/acceptance';
+import { getAcceptanceDeps } from '../../src/app/acceptanceServices';
+import { getServices } from '../../src/app/services';
+import { OrderLine } from '../../src/domain/state';
+import { EventType, isType } from '../../src/local/durable/history';
+import { DurableHarness, startDurableHarness } from '../support/durableHarness';
+
+/*
+ * The orderAcceptance orchestration, run by the local durable runtime in this process: the library's own
+ * replay engine (the handler captured from df.app.orchestration), the real DurableClient over HTTP for the
+ * starter and for approvals, SQLite stores under a temporary DATA_DIR, and a frozen clock the tests move.
+ */
+
+let h: DurableHarness;
+const hour = 3600 * 1000;
+
+beforeAll(async () => {
+  h = await startDurableHarness({
+    env: {
+      APPROVAL_THRESHOLD: '1000.00',
+      APPROVAL_TIMEOUT_SECONDS: '3600',
+      RESERVATION_RETRY_FIRST_INTERVAL_MS: '1000',
+      RESERVATION_RETRY_MAX_ATTEMPTS: '3',
+      RESERVATION_RETRY_BACKOFF: '2',
+      STOCK_LEVELS: '{"scarce": 1}',
+      STOCK_RESERVATION_FAILURES: '{"flaky-2": 2, "broken": 99}',
+    },
+    register: async () => {
+      await import('../../src/functions/orderAcceptance');
+      await import('../../src/functions/orderAcceptanceStarter');
+      await import('../../src/functions/orderAcceptanceHttp');
+    },
+  });
+});
+afterAll(async () => {
+  await h?.stop();
+});
+
+let seq = 0;
+const line = (productId: string, quantity: number, unitPrice: string): OrderLine => ({
+  productId,
+  quantity,
+  unitPrice,
+  currency: 'BRL',
+});
+
+/** Creates and submits an order, and returns its commits as the change feed would deliver them. */
+async function submittedOrder(lines: OrderLine[], actor = 'customer') {
+  const orderId = `order-${++seq}`;
+  const { orders, store } = getServices();
+  const metadata = { actor, correlationId: `corr-${orderId}` };
+  await orders.handle(orderId, { type: 'CreateOrder', customerId: 'cust-1' }, { metadata });
+  for (const l of lines) await orders.handle(orderId, { type: 'AddProduct', line: l }, { metadata });
+  await orders.handle(orderId, { type: 'SubmitOrder' }, { metadata });
+  const commits = (await store.readFeed(undefined, 100_000)).commits.filter((c) => c.orderId === orderId);
+  return { orderId, instanceId: acceptanceInstanceId(orderId), commits };
+}
+
+const statusOf = (instanceId: string) => h.runtime.status(instanceId);
+const finished = (instanceId: string) => () =>
+  ['Completed', 'Failed'].includes(statusOf(instanceId)?.runtimeStatus ?? '');
+const stepOf = (instanceId: string) => (statusOf(instanceId)?.customStatus as { step?: string } | null)?.step;
+const eventsOf = async (orderId: string) => (await getServices().orders.load(orderId)).events;
+const typesOf = async (orderId: string) => (await eventsOf(orderId)).map((e) => e.type);
+/** The events the acceptance appended: everything after OrderSubmitted. */
+const appended = async (orderId: string) => {
+  const events = await eventsOf(orderId);
+  return events.slice(events.findIndex((e) => e.type === 'OrderSubmitted') + 1);
+};
+const runsOf = (instanceId: string, name: string) =>
+  h.runtime.store.activityRuns(instanceId).filter((r) => r.name === `orderAcceptance-${name}`);
+
+describe('order acceptance orchestration on the local durable runtime', () => {
+  it('accepts an order below the threshold: stock reserved for every line, then OrderAccepted', async () => {
+    const o = await submittedOrder([line('p-1', 2, '10.00'), line('p-2', 1, '5.00')]);
+    await h.invoke('orderAcceptanceStarter', o.commits);
+    await h.runUntil(finished(o.instanceId));
+    const status = statusOf(o.instanceId)!;
+    expect(status).toMatchObject({
+      runtimeStatus: 'Completed',
+      customStatus: { step: 'accepted' },
+      output: { outcome: 'accepted', reserved: ['p-1', 'p-2'], released: [] },
+    });
+    const events = await appended(o.orderId);
+    expect(events.map((e) => e.type)).toEqual(['StockReserved', 'StockReserved', 'OrderAccepted']);
+    expect(events[2].metadata).toMatchObject({
+      actor: 'orchestration:orderAcceptance',
+      correlationId: `corr-${o.orderId}`,
+      causationId: o.instanceId,
+    });
+    expect((await getAcceptanceDeps().stock.get(reservationIdOf(o.orderId, 'p-1')))?.status).toBe('reserved');
+  });
+
+  it('waits above the threshold and accepts when the approval arrives in time', async () => {
+    const o = await submittedOrder([line('p-1', 3, '500.00')]);
+    const started = h.clock.nowMs();
+    await h.invoke('orderAcceptanceStarter', o.commits);
+    await h.runUntil(() => stepOf(o.instanceId) === 'awaiting-approval', { maxSteps: 0 });
+    expect(statusOf(o.instanceId)?.customStatus).toMatchObject({
+      approvalDeadline: new Date(started + hour).toISOString(),
+      total: '1500.00',
+      currency: 'BRL',
+    });
+    h.clock.advance(30 * 60 * 1000); // half-way to the deadline
+    await h.runtime.idle();
+    expect(stepOf(o.instanceId)).toBe('awaiting-approval');
+    await df
+      .getClient(h.clientContext())
+      .raiseEvent(o.instanceId, 'approval', { approved: true, approver: 'ops-1' });
+    await h.runUntil(finished(o.instanceId), { maxSteps: 0 });
+    expect(statusOf(o.instanceId)?.output).toMatchObject({ outcome: 'accepted', approvedBy: 'ops-1' });
+    const accepted = (await eventsOf(o.orderId)).find((e) => e.type === 'OrderAccepted');
+    expect(accepted?.data).toEqual({ approvedBy: 'ops-1' });
+  });
+
+  it('rejects when the approval deadline passes, and releases every reservation made', async () => {
+    const o = await submittedOrder([line('p-a', 1, '800.00'), line('p-b', 1, '800.00')]);
+    await h.invoke('orderAcceptanceStarter', o.commits);
+    await h.runUntil(() => stepOf(o.instanceId) === 'awaiting-approval', { maxSteps: 0 });
+    h.clock.advance(hour - 1);
+    await h.runtime.idle();
+    expect(stepOf(o.instanceId)).toBe('awaiting-approval');
+    await h.runUntil(finished(o.instanceId), { stepMs: 1 });
+    expect(statusOf(o.instanceId)?.output).toMatchObject({
+      outcome: 'rejected',
+      reason: expect.stringMatching(/^no approval before /),
+      released: ['p-a', 'p-b'],
+    });
+    const types = await typesOf(o.orderId);
+    expect(types.filter((t) => t === 'StockReserved')).toHaveLength(2);
+    expect(types.filter((t) => t === 'StockReleased')).toHaveLength(2);
+    expect(types[types.length - 1]).toBe('OrderRejected');
+    for (const p of ['p-a', 'p-b']) {
+      expect((await getAcceptanceDeps().stock.get(reservationIdOf(o.orderId, p)))?.status).toBe('released');
+    }
+  });
+
+  it('retries a reservation that fails twice, and accepts once it succeeds', async () => {
+    const o = await submittedOrder([line('flaky-2', 1, '10.00')]);
+    await h.invoke('orderAcceptanceStarter', o.commits);
+    await h.runUntil(finished(o.instanceId), { stepMs: 500 });
+    expect(statusOf(o.instanceId)?.output).toMatchObject({ outcome: 'accepted' });
+    expect(runsOf(o.instanceId, 'reserveStock').map((r) => r.outcome)).toEqual([
+      'failed',
+      'failed',
+      'completed',
+    ]);
+    const retryTimers = h.runtime.store
+      .history(o.instanceId)
+      .map((x) => x.event)
+      .filter((e) => isType(e, EventType.TimerCreated));
+    // Delays of RetryOptions(1000 ms, backoff 2): 1 s after the first failure, 2 s after the second.
+    expect(retryTimers.map((e) => Date.parse(e.FireAt) - Date.parse(e.Timestamp))).toEqual([1000, 2000]);
+    const types = await typesOf(o.orderId);
+    expect(types.filter((t) => t === 'StockReserved')).toHaveLength(1);
+    expect(types).not.toContain('StockReservationFailed');
+  });
+
+  it('rejects with the reason when the retries are exhausted, releasing the lines that were reserved', async () => {
+    const o = await submittedOrder([line('p-ok', 1, '10.00'), line('broken', 1, '10.00')]);
+    await h.invoke('orderAcceptanceStarter', o.commits);
+    await h.runUntil(finished(o.instanceId), { stepMs: 1000 });
+    const status = statusOf(o.instanceId)!;
+    expect(status.runtimeStatus).toBe('Completed');
+    expect(status.output).toMatchObject({
+      outcome: 'rejected',
+      reason: expect.stringContaining('broken: StockUnavailableError: stock service unavailable for broken'),
+      reserved: ['p-ok'],
+      released: ['p-ok'],
+    });
+    expect(runsOf(o.instanceId, 'reserveStock').filter((r) => r.outcome === 'failed')).toHaveLength(3);
+    const events = await appended(o.orderId);
+    expect(events.map((e) => e.type)).toEqual([
+      'StockReserved',
+      'StockReleased',
+      'StockReservationFailed',
+      'OrderRejected',
+    ]);
+    expect(events[events.length - 1].data).toEqual({ reason: (status.output as { reason: string }).reason });
+  });
+
+  it('rejects a line beyond the available stock, naming the product', async () => {
+    const o = await submittedOrder([line('scarce', 2, '10.00')]);
+    await h.invoke('orderAcceptanceStarter', o.commits);
+    await h.runUntil(finished(o.instanceId), { stepMs: 1000 });
+    expect(statusOf(o.instanceId)?.output).toMatchObject({
+      outcome: 'rejected',
+      reason: expect.stringContaining('insufficient stock for scarce: 2 requested, 1 available'),
+    });
+    expect(await getAcceptanceDeps().stock.available('scarce')).toBe(1);
+  });
+
+  it('starts one instance for an OrderSubmitted delivered twice, also after it finished', async () => {
+    const o = await submittedOrder([line('p-1', 1, '10.00')]);
+    const first = (await Promise.all([
+      h.invoke('orderAcceptanceStarter', o.commits),
+      h.invoke('orderAcceptanceStarter', o.commits),
+    ])) as unknown[];
+    expect(first).toHaveLength(2);
+    await h.runUntil(finished(o.instanceId));
+    await h.invoke('orderAcceptanceStarter', o.commits);
+    await h.runtime.idle();
+    expect(h.runtime.list({ prefix: o.instanceId })).toHaveLength(1);
+    const history = h.runtime.store.history(o.instanceId).map((x) => x.event);
+    expect(history.filter((e) => e.EventType === EventType.ExecutionStarted)).toHaveLength(1);
+    expect(runsOf(o.instanceId, 'validate')).toHaveLength(1);
+    expect((await typesOf(o.orderId)).filter((t) => t === 'OrderAccepted')).toHaveLength(1);
+  });
+
+  it('says the acceptance is pending while OrderSubmitted is on its way to the starter', async () => {
+    const o = await submittedOrder([line('p-1', 1, '10.00')]);
+    const before = await fetch(`${h.baseUrl}/api/orders/${o.orderId}/acceptance`);
+    expect(before.status).toBe(202);
+    expect(before.headers.get('retry-after')).toBe('1');
+    expect(await before.json()).toMatchObject({
+      runtimeStatus: 'Pending',
+      pending: true,
+      instanceId: o.instanceId,
+    });
+    await h.invoke('orderAcceptanceStarter', o.commits);
+    await h.runUntil(finished(o.instanceId));
+    const after = await fetch(`${h.baseUrl}/api/orders/${o.orderId}/acceptance`);
+    expect(after.status).toBe(200);
+    expect(await after.json()).toMatchObject({
+      runtimeStatus: 'Completed',
+      pending: false,
+      output: { outcome: 'accepted' },
+    });
+  });
+
+  it('starts no acceptance for a submission replayed by an import', async () => {
+    const o = await submittedOrder([line('p-1', 1, '10.00')], 'import:olist');
+    await h.invoke('orderAcceptanceStarter', o.commits);
+    await h.runtime.idle();
+    expect(statusOf(o.instanceId)).toBeUndefined();
+    const res = await fetch(`${h.baseUrl}/api/orders/${o.orderId}/acceptance`);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ errors: [{ field: 'path.orderId' }] });
+  });
+});

@@ -10,16 +10,22 @@ export interface ChangeFeedOptions {
   retryScale?: number;
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
+/** Waits `ms`, or less when aborted or woken; `wake` is replaced on every call. */
+function sleeper() {
+  let wake = () => {};
+  const sleep = (ms: number, signal: AbortSignal) =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+      wake = done;
+    });
+  return { sleep, wake: () => wake() };
+}
 
 /**
  * Feeds one captured cosmosDB-trigger function from the embedded store's global feed, as the Cosmos DB
@@ -29,6 +35,8 @@ const sleep = (ms: number, signal: AbortSignal) =>
  */
 export class LocalChangeFeed {
   private readonly abort = new AbortController();
+  private readonly idle = sleeper();
+  private woken = false;
   private loop?: Promise<void>;
   readonly lease: string;
 
@@ -45,6 +53,15 @@ export class LocalChangeFeed {
     this.loop ??= this.run();
   }
 
+  /**
+   * Looks for new commits now instead of at the next poll: the host calls it when this process appended.
+   * Appends by another process (an import) are still found by polling.
+   */
+  wake(): void {
+    this.woken = true;
+    this.idle.wake();
+  }
+
   /** Stops after the batch in flight (if any) has finished and been checkpointed. */
   async stop(): Promise<void> {
     this.abort.abort();
@@ -55,19 +72,28 @@ export class LocalChangeFeed {
     const signal = this.abort.signal;
     const batchSize = Number(this.fn.trigger.maxItemsPerInvocation ?? 100);
     const retry = retryPolicyOf(this.fn.metadata.retryOptions, this.options.retryScale);
+    // This host holds the lease alone, so the checkpoint is read once and then kept in memory.
+    let position: string | undefined;
+    let positionRead = false;
     while (!signal.aborted) {
       try {
-        const position = await this.store.getCheckpoint(this.lease);
+        if (!positionRead) {
+          position = await this.store.getCheckpoint(this.lease);
+          positionRead = true;
+        }
+        this.woken = false;
         const page = await this.store.readFeed(position, batchSize);
         if (page.commits.length === 0) {
-          await sleep(this.options.pollMs, signal);
+          if (!this.woken) await this.idle.sleep(this.options.pollMs, signal);
           continue;
         }
-        if (await this.deliver(page.commits, retry, signal))
+        if (await this.deliver(page.commits, retry, signal)) {
           await this.store.setCheckpoint(this.lease, page.position);
+          position = page.position;
+        }
       } catch (err) {
         this.logger.error(this.fn.metadata.name, 'change feed read failed', err);
-        await sleep(this.options.pollMs * 10, signal);
+        await this.idle.sleep(this.options.pollMs * 10, signal);
       }
     }
   }
@@ -97,7 +123,7 @@ export class LocalChangeFeed {
           );
           return true;
         }
-        await sleep(retry.delayMs(attempt), signal);
+        await sleeper().sleep(retry.delayMs(attempt), signal);
         if (signal.aborted) return false;
       }
     }

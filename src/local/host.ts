@@ -79,6 +79,7 @@ export async function startHost(core: FunctionsCore): Promise<RunningHost> {
   local.pointPublisherAt(port);
   local.topic.start();
   feeds.forEach((f) => f.start());
+  services.store.onAppended(() => feeds.forEach((f) => f.wake()));
   logger.info('host', `${core.functions.size} functions: ${[...core.functions.keys()].join(', ')}`);
   if (settings.EVENT_STORE === 'cosmos') {
     const endpoint = settings.COSMOS_ENDPOINT ?? settings.COSMOS__accountEndpoint;

@@ -117,6 +117,11 @@ export interface EventStore {
   /** Last stored checkpoint of a named consumer (a change-feed lease), or undefined. */
   getCheckpoint(consumer: string): Promise<string | undefined>;
   setCheckpoint(consumer: string, position: string): Promise<void>;
+  /**
+   * Calls `listener` after each append made through this instance has been committed; returns the
+   * unsubscribe function. The local host uses it to wake its change feed instead of waiting for a poll.
+   */
+  onAppended(listener: () => void): () => void;
   close(): Promise<void>;
 }
 
@@ -150,4 +155,18 @@ export function assertAppendArgs(expectedVersion: number, events: StoredEventRec
     throw new RangeError(`expected version must be a non-negative integer, got ${expectedVersion}`);
   }
   if (events.length === 0) throw new RangeError('a commit needs at least one event');
+}
+
+/** A list of append listeners, for adapters to notify after a successful append. */
+export class AppendListeners {
+  private readonly listeners = new Set<() => void>();
+
+  add(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  notify(): void {
+    for (const l of this.listeners) l();
+  }
 }

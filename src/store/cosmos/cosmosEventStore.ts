@@ -21,6 +21,7 @@ import {
   StoredEventRecord,
   StreamSlice,
   WrongExpectedVersionError,
+  AppendListeners,
 } from '../eventStore';
 import { chargeOf, CosmosStoreError, explain, RequestChargeListener } from './connection';
 
@@ -99,6 +100,8 @@ const forbiddenIdChars = /[/\\?#]/;
  * ordered by `i`, up to the head's version. The request charge of every operation goes to `onRequestCharge`.
  */
 export class CosmosEventStore implements EventStore {
+  private readonly appended = new AppendListeners();
+
   private readonly leases: Container;
   private readonly onRequestCharge: RequestChargeListener;
   private readonly feedMode: FeedMode;
@@ -171,6 +174,7 @@ export class CosmosEventStore implements EventStore {
       if (statuses.length === operations.length && statuses.every((s) => s >= 200 && s < 300)) {
         const etag = results[0].eTag;
         if (etag) this.rememberHead(orderId, commit.n, etag);
+        this.appended.notify();
         return { commit, version: commit.n };
       }
       this.headEtags.delete(orderId);
@@ -324,6 +328,10 @@ export class CosmosEventStore implements EventStore {
   }
 
   /** The client belongs to whoever opened the connection (CosmosConnection.dispose); nothing to release here. */
+  onAppended(listener: () => void): () => void {
+    return this.appended.add(listener);
+  }
+
   async close(): Promise<void> {}
 
   private async readHead(orderId: string): Promise<(HeadDocument & { _etag: string }) | undefined> {

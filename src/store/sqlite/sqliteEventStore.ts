@@ -11,6 +11,7 @@ import {
   StoredEventRecord,
   StreamSlice,
   WrongExpectedVersionError,
+  AppendListeners,
 } from '../eventStore';
 import { SqliteDatabase } from './database';
 
@@ -34,6 +35,8 @@ CREATE TABLE IF NOT EXISTS checkpoints (consumer TEXT PRIMARY KEY, position TEXT
  * `position` is the global feed order the local change feed follows.
  */
 export class SqliteEventStore implements EventStore {
+  private readonly appended = new AppendListeners();
+
   private readonly appendTx;
 
   constructor(private readonly db: SqliteDatabase) {
@@ -68,6 +71,7 @@ export class SqliteEventStore implements EventStore {
       recordedAt: new Date().toISOString(),
     };
     this.appendTx(commit, expectedVersion);
+    this.appended.notify();
     return { commit, version: commit.n };
   }
 
@@ -102,6 +106,10 @@ export class SqliteEventStore implements EventStore {
         'INSERT INTO checkpoints (consumer, position) VALUES (?, ?) ON CONFLICT(consumer) DO UPDATE SET position = excluded.position',
       )
       .run(consumer, position);
+  }
+
+  onAppended(listener: () => void): () => void {
+    return this.appended.add(listener);
   }
 
   async close(): Promise<void> {

@@ -4,12 +4,17 @@ import { SqliteEventStore } from '../../src/store/sqlite/sqliteEventStore';
 import { call, eventually, startTestHost, TestHost } from '../support/host';
 import { startSubscriber } from '../support/subscriber';
 
-type Mode = 'fail' | 'hang' | 'forward-then-fail' | 'forward';
+/**
+ * `fail`: 500; `hang`: no answer; `forward-then-fail`: the stand-in forwards every batch to the host's own
+ * topic, but answers the first attempt of each batch with 500, so every event is delivered twice.
+ */
+type Mode = 'fail' | 'hang' | 'forward-then-fail';
 let mode: Mode = 'fail';
 let host: TestHost;
 let topic: Awaited<ReturnType<typeof startSubscriber>>;
 const localKey = 'test-local-topic-key';
 const published = new Map<string, number>();
+const failedOnce = new Set<string>();
 
 beforeAll(async () => {
   // A stand-in topic in front of the host's own one: it fails, hangs, or forwards the batch.
@@ -24,7 +29,9 @@ beforeAll(async () => {
         headers: { 'content-type': String(r.headers['content-type']), 'aeg-sas-key': localKey },
         body: r.body,
       });
-      return { status: mode === 'forward' ? 200 : 500 };
+      if (failedOnce.has(r.body)) return { status: 200 };
+      failedOnce.add(r.body);
+      return { status: 500 };
     },
   });
   host = await startTestHost({
@@ -34,8 +41,6 @@ beforeAll(async () => {
     EVENTGRID_PUBLISH_MAX_RETRIES: '0',
     LOCAL_EVENTGRID_KEY: localKey,
     LOCAL_RETRY_SCALE: '0.01',
-    // Slow polling, so the three commands below land in the relay's first batch together.
-    LOCAL_CHANGE_FEED_POLL_MS: '1500',
   });
 });
 afterAll(async () => {
@@ -77,12 +82,10 @@ describe('the relay when Event Grid fails', () => {
     expect(relayCheckpoint()).toBeUndefined();
 
     mode = 'forward-then-fail';
-    await eventually(async () => ((published.get(`${orderId}:3`) ?? 0) >= 2 ? true : undefined));
-    expect(relayCheckpoint()).toBeUndefined();
-
-    mode = 'forward';
     await eventually(async () => (relayCheckpoint() !== undefined ? true : undefined));
-    expect([1, 2, 3].every((v) => (published.get(`${orderId}:${v}`) ?? 0) >= 2)).toBe(true);
+    await eventually(async () =>
+      [1, 2, 3].every((v) => (published.get(`${orderId}:${v}`) ?? 0) >= 2) ? true : undefined,
+    );
 
     const demand = await eventually(async () => {
       const res = await call(host, 'GET', '/api/stock/sku-pf');

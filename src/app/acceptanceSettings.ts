@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SettingsError } from './settings';
+import { parseSettings } from './settings';
 
 /** A JSON object setting such as `{"sku-1": 10}`: product id → non-negative integer. */
 const perProduct = (example: string) =>
@@ -72,10 +72,5 @@ export type AcceptanceSettings = z.infer<typeof acceptanceSettingsSchema>;
 
 /** @throws SettingsError naming each invalid setting */
 export function readAcceptanceSettings(env: NodeJS.ProcessEnv = process.env): AcceptanceSettings {
-  const parsed = acceptanceSettingsSchema.safeParse(env);
-  if (!parsed.success) {
-    const detail = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new SettingsError(`invalid settings: ${detail}`);
-  }
-  return parsed.data;
+  return parseSettings(acceptanceSettingsSchema, env);
 }

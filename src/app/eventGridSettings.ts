@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SettingsError } from './settings';
+import { parseSettings } from './settings';
 
 const stockLevels = z
   .string()
@@ -51,12 +51,7 @@ export type EventGridSettings = z.infer<typeof eventGridSettingsSchema>;
 
 /** @throws SettingsError naming each invalid setting */
 export function readEventGridSettings(env: NodeJS.ProcessEnv = process.env): EventGridSettings {
-  const parsed = eventGridSettingsSchema.safeParse(env);
-  if (!parsed.success) {
-    const detail = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new SettingsError(`invalid settings: ${detail}`);
-  }
-  return parsed.data;
+  return parseSettings(eventGridSettingsSchema, env);
 }
 
 /** Base URL for `dataschema`: the setting, else the Azure host name, else the local host. */

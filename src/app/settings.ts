@@ -85,12 +85,20 @@ export type Settings = z.infer<typeof settingsSchema>;
 
 export class SettingsError extends Error {}
 
-/** @throws SettingsError naming each invalid setting */
-export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
-  const parsed = settingsSchema.safeParse(env);
+/**
+ * Parses settings from the environment with a zod schema.
+ * @throws SettingsError naming each invalid setting
+ */
+export function parseSettings<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.infer<T> {
+  const parsed = schema.safeParse(env);
   if (!parsed.success) {
     const detail = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new SettingsError(`invalid settings: ${detail}`);
   }
   return parsed.data;
+}
+
+/** @throws SettingsError naming each invalid setting */
+export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  return parseSettings(settingsSchema, env);
 }

@@ -1,7 +1,7 @@
 import { app, InvocationContext } from '@azure/functions';
-import { cosmosConnection, cosmosNames } from '../app/containers';
 import { getEventing } from '../app/eventing';
 import { publishCommits } from '../app/publishing';
+import { eventsChangeFeed } from './shared/changeFeedTrigger';
 
 /**
  * The outbox relay: change feed → CloudEvents → Event Grid topic. It returns only after Event Grid
@@ -9,20 +9,7 @@ import { publishCommits } from '../app/publishing';
  * exponential) makes the trigger run the same batch again instead of skipping it.
  */
 app.cosmosDB('eventGridRelay', {
-  connection: cosmosConnection,
-  databaseName: cosmosNames.database,
-  containerName: cosmosNames.events.id,
-  leaseContainerName: cosmosNames.leases.id,
-  leaseContainerPrefix: 'eventGrid-',
-  createLeaseContainerIfNotExists: false,
-  startFromBeginning: true,
-  maxItemsPerInvocation: 100,
-  retry: {
-    strategy: 'exponentialBackoff',
-    maxRetryCount: -1,
-    minimumInterval: { seconds: 1 },
-    maximumInterval: { minutes: 5 },
-  },
+  ...eventsChangeFeed('eventGrid-'),
   handler: async (documents: unknown[], context: InvocationContext) => {
     const eventing = getEventing();
     const result = await publishCommits(

@@ -7,9 +7,9 @@ import {
   acceptanceOrchestration,
   startsAcceptance,
 } from '../app/acceptance';
-import { cosmosConnection, cosmosNames } from '../app/containers';
 import { FeedDocument } from '../app/projection';
 import { StoredEventRecord } from '../store/eventStore';
+import { eventsChangeFeed } from './shared/changeFeedTrigger';
 
 /** The library's own wording for an instance the extension does not know (DurableClient.getStatus). */
 const isNotFound = (err: unknown) => err instanceof Error && /HTTP 404/.test(err.message);
@@ -88,20 +88,7 @@ async function startOnce(
  * the Event Grid relay; `retry` makes a failed batch run again instead of being skipped.
  */
 app.cosmosDB('orderAcceptanceStarter', {
-  connection: cosmosConnection,
-  databaseName: cosmosNames.database,
-  containerName: cosmosNames.events.id,
-  leaseContainerName: cosmosNames.leases.id,
-  leaseContainerPrefix: 'acceptance-',
-  createLeaseContainerIfNotExists: false,
-  startFromBeginning: true,
-  maxItemsPerInvocation: 100,
-  retry: {
-    strategy: 'exponentialBackoff',
-    maxRetryCount: -1,
-    minimumInterval: { seconds: 1 },
-    maximumInterval: { minutes: 5 },
-  },
+  ...eventsChangeFeed('acceptance-'),
   extraInputs: [df.input.durableClient()],
   handler: async (documents: unknown[], context: InvocationContext) => {
     const { started, existing } = await startAcceptances(df.getClient(context), documents as FeedDocument[]);

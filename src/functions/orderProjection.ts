@@ -1,7 +1,7 @@
 import { app, InvocationContext } from '@azure/functions';
-import { cosmosConnection, cosmosNames } from '../app/containers';
 import { FeedDocument, projectCommits } from '../app/projection';
 import { getServices } from '../app/services';
+import { eventsChangeFeed } from './shared/changeFeedTrigger';
 
 /**
  * Change feed → order read model. On Azure the Cosmos DB trigger feeds it; locally the host feeds it from
@@ -11,20 +11,7 @@ import { getServices } from '../app/services';
  * those of `CosmosDBv4FunctionOptions` in @azure/functions 4.x (types/cosmosDB.v4.d.ts).
  */
 app.cosmosDB('orderReadModelProjection', {
-  connection: cosmosConnection,
-  databaseName: cosmosNames.database,
-  containerName: cosmosNames.events.id,
-  leaseContainerName: cosmosNames.leases.id,
-  leaseContainerPrefix: 'orderReadModel-',
-  createLeaseContainerIfNotExists: false,
-  startFromBeginning: true,
-  maxItemsPerInvocation: 100,
-  retry: {
-    strategy: 'exponentialBackoff',
-    maxRetryCount: -1,
-    minimumInterval: { seconds: 1 },
-    maximumInterval: { minutes: 5 },
-  },
+  ...eventsChangeFeed('orderReadModel-'),
   handler: async (documents: unknown[], context: InvocationContext) => {
     const services = getServices();
     const { applied, skipped } = await projectCommits(

@@ -150,6 +150,27 @@ export function sliceStream(events: RecordedEvent[], options: ReadStreamOptions 
   return { version: out.length ? out[out.length - 1].version : 0, events: out };
 }
 
+/**
+ * The commit document an append of `events` at `expectedVersion` writes, stamped with the current time.
+ * @throws RangeError for a malformed expected version or an empty event list
+ */
+export function newCommit(
+  orderId: string,
+  expectedVersion: number,
+  events: StoredEventRecord[],
+): CommitDocument {
+  assertAppendArgs(expectedVersion, events);
+  return {
+    id: commitId(expectedVersion),
+    orderId,
+    kind: 'commit',
+    i: expectedVersion,
+    n: expectedVersion + events.length,
+    e: events,
+    recordedAt: new Date().toISOString(),
+  };
+}
+
 export function assertAppendArgs(expectedVersion: number, events: StoredEventRecord[]): void {
   if (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0) {
     throw new RangeError(`expected version must be a non-negative integer, got ${expectedVersion}`);

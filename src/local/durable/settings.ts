@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SettingsError } from '../../app/settings';
+import { parseSettings, SettingsError } from '../../app/settings';
 
 /**
  * Settings of the local durable runtime (the local host only; on Azure the Durable Functions extension
@@ -27,12 +27,7 @@ export type DurableRuntimeSettings = z.infer<typeof durableRuntimeSettingsSchema
 
 /** @throws SettingsError naming each invalid setting */
 export function readDurableRuntimeSettings(env: NodeJS.ProcessEnv = process.env): DurableRuntimeSettings {
-  const parsed = durableRuntimeSettingsSchema.safeParse(env);
-  if (!parsed.success) {
-    const detail = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new SettingsError(`invalid settings: ${detail}`);
-  }
-  const s = parsed.data;
+  const s = parseSettings(durableRuntimeSettingsSchema, env);
   if (s.LOCAL_DURABLE_LONG_TIMER_INTERVAL_SECONDS > s.LOCAL_DURABLE_MAX_SHORT_TIMER_SECONDS) {
     throw new SettingsError(
       'invalid settings: LOCAL_DURABLE_LONG_TIMER_INTERVAL_SECONDS must not exceed LOCAL_DURABLE_MAX_SHORT_TIMER_SECONDS',

@@ -8,9 +8,7 @@ import {
 } from '@azure/cosmos';
 import {
   AppendResult,
-  assertAppendArgs,
   CommitDocument,
-  commitId,
   CommitTooLargeError,
   EventStore,
   eventsOfCommit,
@@ -22,6 +20,7 @@ import {
   StreamSlice,
   WrongExpectedVersionError,
   AppendListeners,
+  newCommit,
 } from '../eventStore';
 import { chargeOf, CosmosStoreError, explain, RequestChargeListener } from './connection';
 
@@ -125,16 +124,7 @@ export class CosmosEventStore implements EventStore {
    * @throws CosmosStoreError for any other failed operation of the batch, naming the statuses
    */
   async append(orderId: string, expectedVersion: number, events: StoredEventRecord[]): Promise<AppendResult> {
-    assertAppendArgs(expectedVersion, events);
-    const commit: CommitDocument = {
-      id: commitId(expectedVersion),
-      orderId,
-      kind: 'commit',
-      i: expectedVersion,
-      n: expectedVersion + events.length,
-      e: events,
-      recordedAt: new Date().toISOString(),
-    };
+    const commit = newCommit(orderId, expectedVersion, events);
     const head: HeadDocument = { id: 'head', orderId, kind: 'head', version: commit.n };
     assertItemSize(commit);
 

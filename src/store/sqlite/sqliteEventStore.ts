@@ -1,7 +1,5 @@
 import {
   AppendResult,
-  assertAppendArgs,
-  commitId,
   CommitDocument,
   EventStore,
   eventsOfCommit,
@@ -12,6 +10,7 @@ import {
   StreamSlice,
   WrongExpectedVersionError,
   AppendListeners,
+  newCommit,
 } from '../eventStore';
 import { SqliteDatabase } from './database';
 
@@ -60,16 +59,7 @@ export class SqliteEventStore implements EventStore {
   }
 
   async append(orderId: string, expectedVersion: number, events: StoredEventRecord[]): Promise<AppendResult> {
-    assertAppendArgs(expectedVersion, events);
-    const commit: CommitDocument = {
-      id: commitId(expectedVersion),
-      orderId,
-      kind: 'commit',
-      i: expectedVersion,
-      n: expectedVersion + events.length,
-      e: events,
-      recordedAt: new Date().toISOString(),
-    };
+    const commit = newCommit(orderId, expectedVersion, events);
     this.appendTx(commit, expectedVersion);
     this.appended.notify();
     return { commit, version: commit.n };

@@ -1,4 +1,4 @@
-import { fromMinorUnits, toMinorUnits } from './money';
+import { fromMinorUnits, minorDigits, toMinorUnits } from './money';
 import { OrderEvent } from './events';
 import { initialState, OrderLine, OrderState } from './state';
 
@@ -40,6 +40,11 @@ export class DomainError extends Error {
 }
 
 const conflict = (message: string, field?: string) => new DomainError('conflict', message, field);
+
+/** Most units of one product on one order. */
+export const maxLineQuantity = 1_000_000;
+/** Exclusive upper bound of an order total, in major units of its currency (15 integer digits). */
+export const maxOrderTotal = 10n ** 15n;
 
 /** Order total in minor units of its currency (0 for an empty order). */
 export function orderTotal(state: OrderState): string {
@@ -91,6 +96,19 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
         );
       }
       const existing = state.lines.find((l) => l.productId === line.productId);
+      if ((existing?.quantity ?? 0) + line.quantity > maxLineQuantity) {
+        throw new DomainError('invalid', `a line holds at most ${maxLineQuantity} units`, 'quantity');
+      }
+      const total =
+        toMinorUnits(orderTotal(state), line.currency) +
+        toMinorUnits(line.unitPrice, line.currency) * BigInt(line.quantity);
+      if (total >= maxOrderTotal * 10n ** BigInt(minorDigits(line.currency))) {
+        throw new DomainError(
+          'invalid',
+          `an order total stays below ${maxOrderTotal} ${line.currency}`,
+          'unitPrice',
+        );
+      }
       if (existing && (existing.unitPrice !== line.unitPrice || existing.sellerId !== line.sellerId)) {
         throw new DomainError(
           'invalid',

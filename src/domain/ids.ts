@@ -5,4 +5,6 @@ export const Id = z
   .string()
   .min(1)
   .max(128)
-  .regex(/^[A-Za-z0-9_.:-]+$/, 'must be 1-128 letters, digits, "-", "_", "." or ":"');
+  .regex(/^[A-Za-z0-9_.:-]+$/, 'must be 1-128 letters, digits, "-", "_", "." or ":"')
+  // "." and ".." are path segments URLs resolve away: such an id could never be addressed.
+  .refine((id) => !/^\.+$/.test(id), 'must not consist of dots only');

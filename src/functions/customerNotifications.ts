@@ -1,6 +1,7 @@
 import { app } from '@azure/functions';
 import { notifyCustomer, receivedCloudEvent } from '../app/consumers';
 import { getEventing } from '../app/eventing';
+import { DomainError } from '../domain/decider';
 import { endpoint } from '../http/endpoint';
 import { orderNotificationsRoute } from '../http/routes';
 
@@ -18,11 +19,11 @@ app.http(orderNotificationsRoute.name, {
   methods: [orderNotificationsRoute.method],
   route: orderNotificationsRoute.route,
   authLevel: 'anonymous',
-  handler: endpoint(orderNotificationsRoute, async ({ params }) => ({
-    status: 200,
-    jsonBody: {
-      orderId: params.orderId,
-      notifications: await getEventing().notifications.listForOrder(params.orderId),
-    },
-  })),
+  handler: endpoint(orderNotificationsRoute, async ({ services, params }) => {
+    if ((await services.store.readStream(params.orderId, { toVersion: 1 })).version === 0) {
+      throw new DomainError('not-found', 'order does not exist');
+    }
+    const notifications = await getEventing().notifications.listForOrder(params.orderId);
+    return { status: 200, jsonBody: { orderId: params.orderId, notifications } };
+  }),
 });

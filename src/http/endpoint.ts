@@ -56,7 +56,7 @@ function parsePart<T extends z.ZodType>(
 
 async function readJsonBody(
   request: HttpRequest,
-): Promise<{ ok: true; value: unknown } | { ok: false; res: HttpResponseInit }> {
+): Promise<{ ok: true; value: unknown; text: string } | { ok: false; res: HttpResponseInit }> {
   const declared = Number(request.headers.get('content-length') ?? '0');
   if (declared > maxBodyBytes) {
     return {
@@ -74,14 +74,16 @@ async function readJsonBody(
   if (bytes.length === 0)
     return { ok: false, res: validationProblem([{ field: 'body', message: 'a JSON body is required' }]) };
   const type = request.headers.get('content-type');
-  if (type && !/^application\/(.+\+)?json\b/i.test(type)) {
+  // JSON in UTF-8 only (RFC 8259 §8.1): application/json or a +json type, no other charset.
+  if (type && !/^application\/([a-z0-9.-]+\+)?json\s*(;\s*charset="?utf-8"?\s*)?$/i.test(type)) {
     return {
       ok: false,
       res: problem(415, 'unsupported-media-type', `body must be application/json, got ${type}`),
     };
   }
+  const text = bytes.toString('utf8');
   try {
-    return { ok: true, value: JSON.parse(bytes.toString('utf8')) };
+    return { ok: true, value: JSON.parse(text), text };
   } catch (err) {
     return {
       ok: false,
@@ -90,19 +92,49 @@ async function readJsonBody(
   }
 }
 
+const traceparentFormat = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+const correlationFormat = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+/**
+ * Event metadata from the request. A `traceparent` that is not W3C Trace Context and an
+ * `x-correlation-id` that is not 1-128 id characters are ignored, not stored. The actor is the
+ * authenticated principal (`x-ms-client-principal-name`, set by App Service authentication) prefixed
+ * with `user:`, so a client cannot pass itself off as the import or an orchestration.
+ */
 function metadataOf(request: HttpRequest, context: InvocationContext): EventMetadata {
-  const traceparent = request.headers.get('traceparent') ?? context.traceContext?.traceParent ?? undefined;
+  const header = (name: string, format: RegExp) => {
+    const value = request.headers.get(name)?.trim();
+    return value && format.test(value) ? value : undefined;
+  };
+  const traceparent =
+    header('traceparent', traceparentFormat) ??
+    (context.traceContext?.traceParent && traceparentFormat.test(context.traceContext.traceParent)
+      ? context.traceContext.traceParent
+      : undefined);
   const correlationId =
-    request.headers.get('x-correlation-id') ??
-    (traceparent ? traceparent.split('-')[1] : undefined) ??
-    context.invocationId;
+    header('x-correlation-id', correlationFormat) ?? traceparent?.split('-')[1] ?? context.invocationId;
+  const principal = request.headers.get('x-ms-client-principal-name')?.trim();
   const metadata: EventMetadata = {
     correlationId,
     causationId: context.invocationId,
-    actor: request.headers.get('x-ms-client-principal-name') ?? 'anonymous',
+    actor: principal ? `user:${principal.slice(0, 256)}` : 'anonymous',
   };
   if (traceparent) metadata.traceparent = traceparent;
   return metadata;
+}
+
+/** Query parameters, refusing one given twice (the API never takes lists in the query). */
+function queryOf(request: HttpRequest, errors: FieldError[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of new URL(request.url).searchParams) {
+    // `code` is the Azure Functions access key; the Functions host consumes it, not the operation.
+    if (name === 'code') continue;
+    if (Object.prototype.hasOwnProperty.call(out, name)) {
+      errors.push({ field: `query.${name}`, message: 'given more than once' });
+    }
+    out[name] = value;
+  }
+  return out;
 }
 
 /** Maps a failure of command handling to its problem answer; unknown errors become 500 and are logged. */
@@ -119,7 +151,8 @@ export function errorToProblem(err: unknown, context: InvocationContext): HttpRe
   }
   if (err instanceof DomainError) {
     const status = { 'not-found': 404, conflict: 409, invalid: 422 }[err.kind];
-    return problem(status, err.kind === 'not-found' ? 'not-found' : 'rule-violation', err.message, {
+    const detail = err.field ? `${err.field}: ${err.message}` : err.message;
+    return problem(status, err.kind === 'not-found' ? 'not-found' : 'rule-violation', detail, {
       errors: err.field ? [{ field: err.field, message: err.message }] : undefined,
     });
   }
@@ -147,13 +180,19 @@ export function endpoint<P extends z.ZodType, Q extends z.ZodType, B extends z.Z
   return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     const errors: FieldError[] = [];
     const params = parsePart(spec.params, request.params, 'path', errors);
-    const query = parsePart(spec.query, Object.fromEntries(request.query.entries()), 'query', errors);
+    const rawQuery = queryOf(request, errors);
+    const query = spec.query
+      ? parsePart(spec.query, rawQuery, 'query', errors)
+      : (Object.keys(rawQuery).forEach((name) =>
+          errors.push({ field: `query.${name}`, message: 'this operation takes no query parameters' }),
+        ),
+        undefined as Infer<Q>);
     let body = undefined as Infer<B>;
     let rawBody = '';
     if (spec.body) {
       const read = await readJsonBody(request);
       if (!read.ok) return read.res;
-      rawBody = JSON.stringify(read.value);
+      rawBody = read.text;
       body = parsePart(spec.body, read.value, 'body', errors);
     }
     let expectedVersion: number | undefined;
@@ -194,7 +233,8 @@ export function endpoint<P extends z.ZodType, Q extends z.ZodType, B extends z.Z
     if (key === null) return run();
     return withIdempotencyKey(
       services,
-      `${spec.method} ${new URL(request.url).pathname} ${key}`,
+      // Scoped by operation and parameters, not the raw path: /ORDERS/x/ is the same resource as /orders/x.
+      `${spec.name} ${JSON.stringify(params)} ${key}`,
       rawBody,
       request,
       run,

@@ -218,7 +218,7 @@ export const orderNotificationsRoute = define({
   params: s.OrderParams,
   responses: {
     200: { description: 'The notifications, oldest first.', schema: s.NotificationListSchema },
-    400: commonErrors[400],
+    ...commonErrors,
   },
 });
 

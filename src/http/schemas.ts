@@ -17,6 +17,11 @@ const CurrencyCode = z
   .refine(isCurrency, 'must be an ISO 4217 currency code such as "BRL"')
   .meta({ example: 'BRL' });
 // Bounded by the request body (1 MB) and, for what is stored, by Event Grid's 1 MB event limit.
+/** A query or path parameter holding a plain decimal integer ("10"; not "1e1", " 10" or "0x0a"). */
+const IntegerParam = z
+  .string()
+  .regex(/^(0|[1-9]\d{0,9})$/, 'must be a whole number such as 50')
+  .transform(Number);
 const Reason = z.string().trim().min(1);
 
 export const CreateOrderBody = z
@@ -42,20 +47,20 @@ export const ItemParams = z.object({ orderId: IdParam, productId: IdParam });
 export const ProductParams = z.object({ productId: IdParam });
 export const EventSchemaParams = z.object({
   eventType: z.string().regex(/^[A-Za-z]{1,64}$/),
-  schemaVersion: z.coerce.number().int().min(1).max(1000),
+  schemaVersion: IntegerParam.pipe(z.number().min(1).max(1000)),
 });
 
-export const GetOrderQuery = z.object({
+export const GetOrderQuery = z.strictObject({
   asOf: z.iso
     .datetime({ offset: true })
     .optional()
     .meta({ description: 'Business time (ISO 8601 with zone): the order as it was then.' }),
 });
 
-export const ListOrdersQuery = z.object({
+export const ListOrdersQuery = z.strictObject({
   status: OrderStatusSchema.optional(),
   customerId: IdParam.optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(50),
+  limit: IntegerParam.pipe(z.number().min(1).max(1000)).default(50),
   continuationToken: z.string().min(1).max(2000).optional(),
 });
 

@@ -304,10 +304,10 @@ export function formatSummary(s: ImportSummary): string {
   const lines = [
     `Olist import from ${s.folder}`,
     `  orders read            ${n(s.orders)} (${n(s.itemRows)} item rows)`,
-    `  orders imported        ${n(s.ordersImported)} (${n(s.ordersAlreadyComplete)} already complete)`,
+    `  orders in the store    ${n(s.ordersImported)} (${n(s.ordersImported - s.ordersAlreadyComplete)} written now, ${n(s.ordersAlreadyComplete)} already complete)`,
     `  commands sent          ${n(s.commandsSent)}`,
     `  events appended        ${n(s.eventsAppended)}`,
-    `  elapsed                ${s.elapsedSeconds.toFixed(1)} s (${n(Math.round(s.eventsPerSecond))} events/s, ${s.concurrency} order(s) in flight)`,
+    `  elapsed                ${s.elapsedSeconds.toFixed(1)} s (${n(Math.round(s.eventsPerSecond))} events/s)`,
   ];
   if (s.readModel) {
     lines.push(

@@ -128,14 +128,22 @@ export class LocalHttpServer {
     const path = url.pathname.startsWith(routePrefix + '/')
       ? url.pathname.slice(routePrefix.length)
       : undefined;
-    const match = path === undefined ? undefined : this.router.match(method, path);
-    if (match === undefined) {
+    const match = path === undefined ? ({ miss: 'route' } as const) : this.router.match(method, path);
+    if ('miss' in match) {
       req.resume();
+      if (match.miss === 'encoding') {
+        return send(
+          res,
+          problem(400, 'validation', `path.${match.param}: malformed percent-encoding`, {
+            errors: [{ field: `path.${match.param}`, message: 'malformed percent-encoding' }],
+          }),
+        );
+      }
+      if (match.miss === 'method') {
+        const answer = problem(405, 'method-not-allowed', `${method} is not allowed on ${url.pathname}`);
+        return send(res, { ...answer, headers: { ...answer.headers, allow: match.allowed.join(', ') } });
+      }
       return send(res, problem(404, 'no-route', `no function serves ${url.pathname}`));
-    }
-    if (match === 'method') {
-      req.resume();
-      return send(res, problem(405, 'method-not-allowed', `${method} is not allowed on ${url.pathname}`));
     }
     const body = await readBody(req, maxBodyBytes);
     if (body === undefined)

@@ -20,6 +20,10 @@ export interface Match<T> {
   params: Record<string, string>;
 }
 
+/** Why a path matched no route: none serves it, the method is wrong (with the allowed ones), or its encoding is broken. */
+export type Miss =
+  { miss: 'route' } | { miss: 'method'; allowed: string[] } | { miss: 'encoding'; param: string };
+
 function compile<T>(route: Route<T>): Compiled<T> {
   const names: string[] = [];
   let literals = 0;
@@ -48,20 +52,26 @@ export class Router<T> {
     this.routes.sort((a, b) => b.literals - a.literals || a.names.length - b.names.length);
   }
 
-  /** `undefined`: no route; `'method'`: the path exists for other methods (405). */
-  match(method: string, path: string): Match<T> | 'method' | undefined {
-    let pathMatched = false;
+  match(method: string, path: string): Match<T> | Miss {
+    const allowed = new Set<string>();
     for (const r of this.routes) {
       const m = r.regex.exec(path);
       if (!m) continue;
-      pathMatched = true;
-      if (!r.methods.includes(method.toUpperCase())) continue;
+      if (!r.methods.includes(method.toUpperCase())) {
+        r.methods.forEach((x) => allowed.add(x));
+        continue;
+      }
       const params: Record<string, string> = {};
-      r.names.forEach((name, k) => {
-        if (m[k + 1] !== undefined) params[name] = decodeURIComponent(m[k + 1]);
-      });
+      for (const [k, name] of r.names.entries()) {
+        if (m[k + 1] === undefined) continue;
+        try {
+          params[name] = decodeURIComponent(m[k + 1]);
+        } catch {
+          return { miss: 'encoding', param: name };
+        }
+      }
       return { target: r.target, params };
     }
-    return pathMatched ? 'method' : undefined;
+    return allowed.size ? { miss: 'method', allowed: [...allowed].sort() } : { miss: 'route' };
   }
 }

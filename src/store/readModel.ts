@@ -50,7 +50,10 @@ export function encodeToken(key: PageKey): string {
 export function decodeToken(token: string): PageKey {
   try {
     const key = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as PageKey;
-    if (typeof key.c === 'string' && typeof key.o === 'string') return key;
+    // A token names a position: a creation time and an order id, both as this service writes them.
+    const isTime =
+      typeof key.c === 'string' && !Number.isNaN(Date.parse(key.c)) && /^\d{4}-\d{2}-\d{2}T/.test(key.c);
+    if (isTime && typeof key.o === 'string' && /^[A-Za-z0-9_.:-]{1,128}$/.test(key.o)) return key;
   } catch {
     // fall through to the error below
   }

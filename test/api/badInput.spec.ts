@@ -255,6 +255,110 @@ const cases: Case[] = [
     status: 400,
     field: 'header.Idempotency-Key',
   },
+  {
+    name: 'deeply nested JSON',
+    method: 'POST',
+    path: items,
+    body: '['.repeat(5000) + ']'.repeat(5000),
+    status: 400,
+    field: 'body',
+  },
+  {
+    name: 'malformed percent-encoding in the path',
+    method: 'GET',
+    path: () => '/api/orders/%ZZ',
+    status: 400,
+    field: 'path.orderId',
+  },
+  {
+    name: 'an id of dots only',
+    method: 'POST',
+    path: () => '/api/orders',
+    body: { customerId: 'c', orderId: '..' },
+    status: 400,
+    field: 'body.orderId',
+  },
+  {
+    name: 'limit in exponent notation',
+    method: 'GET',
+    path: () => '/api/orders?limit=1e3',
+    status: 400,
+    field: 'query.limit',
+  },
+  {
+    name: 'limit in hexadecimal',
+    method: 'GET',
+    path: () => '/api/orders?limit=0x10',
+    status: 400,
+    field: 'query.limit',
+  },
+  {
+    name: 'a query parameter given twice',
+    method: 'GET',
+    path: () => '/api/orders?status=foo&status=delivered',
+    status: 400,
+    field: 'query.status',
+  },
+  {
+    name: 'an unknown query parameter',
+    method: 'GET',
+    path: () => '/api/orders?status[]=delivered',
+    status: 400,
+    field: 'query.status[]',
+  },
+  {
+    name: 'a query parameter where none is taken',
+    method: 'GET',
+    path: () => `/api/orders/${orderId}/events?x=1`,
+    status: 400,
+    field: 'query.x',
+  },
+  {
+    name: 'a well-formed token this service did not issue',
+    method: 'GET',
+    path: () =>
+      `/api/orders?continuationToken=${Buffer.from(JSON.stringify({ c: "' OR 1=1 --", o: 'x' })).toString('base64url')}`,
+    status: 400,
+    field: 'query.continuationToken',
+  },
+  {
+    name: 'a JSON-like but other media type',
+    method: 'POST',
+    path: items,
+    body: JSON.stringify(line),
+    headers: { 'content-type': 'application/json-seq' },
+    status: 415,
+  },
+  {
+    name: 'JSON in another charset',
+    method: 'POST',
+    path: items,
+    body: JSON.stringify(line),
+    headers: { 'content-type': 'application/json; charset=utf-16' },
+    status: 415,
+  },
+  {
+    name: 'more than a million units of a product',
+    method: 'POST',
+    path: items,
+    body: { ...line, quantity: 1_000_000 },
+    status: 422,
+    field: 'quantity',
+  },
+  {
+    name: 'an order total of 16 digits',
+    method: 'POST',
+    path: items,
+    body: { ...line, productId: 'p-huge', quantity: 2, unitPrice: '5000000000000000.00' },
+    status: 422,
+    field: 'unitPrice',
+  },
+  {
+    name: 'notifications of an unknown order',
+    method: 'GET',
+    path: () => '/api/orders/no-such-order/notifications',
+    status: 404,
+  },
   { name: 'unknown route', method: 'GET', path: () => '/api/nothing-here', status: 404 },
   { name: 'wrong method', method: 'PUT', path: () => `/api/orders/${orderId}`, status: 405 },
 ];
@@ -266,6 +370,7 @@ describe('malformed requests get a 4xx problem+json naming the field and append 
     expect(res.status).toBe(c.status);
     expect(res.headers.get('content-type')).toBe('application/problem+json');
     expect(res.body).toMatchObject({ status: c.status, type: expect.any(String), title: expect.any(String) });
+    if (c.status === 405) expect(res.headers.get('allow')).toBe('GET');
     if (c.field) {
       expect(res.body.errors.map((e: { field: string }) => e.field)).toContain(c.field);
       expect(res.body.detail).toContain(c.field);

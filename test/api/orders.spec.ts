@@ -114,6 +114,25 @@ describe('order API over HTTP on the local host', () => {
     expect(Date.parse(first.recordedAt)).not.toBeNaN();
   });
 
+  it('records only well-formed trace headers, and an authenticated principal as a user', async () => {
+    const orderId = newId('meta');
+    await call(
+      host,
+      'POST',
+      '/api/orders',
+      { customerId: 'cust-1', orderId },
+      {
+        traceparent: '-',
+        'x-correlation-id': 'has spaces',
+        'x-ms-client-principal-name': 'orchestration:orderAcceptance',
+      },
+    );
+    const [created] = (await call(host, 'GET', `/api/orders/${orderId}/events`)).body.events;
+    expect(created.metadata.traceparent).toBeUndefined();
+    expect(created.metadata.correlationId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(created.metadata.actor).toBe('user:orchestration:orderAcceptance');
+  });
+
   it('answers a stale If-Match with 412 and appends nothing', async () => {
     const orderId = await createOrder();
     const line = { productId: 'p-1', quantity: 1, unitPrice: '5.00', currency: 'BRL' };
@@ -173,6 +192,9 @@ describe('order API over HTTP on the local host', () => {
       headers,
     );
     expect(reused.status).toBe(422);
+    const otherSpelling = await call(host, 'POST', `/api/ORDERS/${orderId}/items/`, line, headers);
+    expect(otherSpelling.headers.get('idempotent-replayed')).toBe('true');
+    expect((await call(host, 'GET', `/api/orders/${orderId}`)).body.version).toBe(2);
   });
 
   it('lists orders from the read model, filtered and paged', async () => {

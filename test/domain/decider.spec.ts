@@ -45,6 +45,20 @@ describe('order lines', () => {
       .when({ type: 'AddProduct', line: { ...line, unitPrice: '11.00' }, occurredAt: at })
       .thenRefused('invalid'));
 
+  it('caps the units of a line, added up over repeated adds', () =>
+    given(created, { ...added, data: { ...line, quantity: 999_999 } } as OrderEvent)
+      .when({ type: 'AddProduct', line: { ...line, quantity: 2 }, occurredAt: at })
+      .thenRefused('invalid', /at most 1000000 units/));
+
+  it('keeps an order total below 10^15 in its currency', () =>
+    given(created)
+      .when({
+        type: 'AddProduct',
+        line: { ...line, quantity: 2, unitPrice: '500000000000000.00' },
+        occurredAt: at,
+      })
+      .thenRefused('invalid', /order total stays below/));
+
   it('adds up quantities of the same product', () => {
     const state = fold([created, added, added]);
     expect(state.lines).toEqual([{ ...line, quantity: 4 }]);

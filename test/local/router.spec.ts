@@ -19,8 +19,12 @@ describe('route templates of the local host', () => {
 
   it('prefers literal segments, and tells a wrong method from a missing route', () => {
     expect(router.match('GET', '/orders/o/events')).toMatchObject({ target: 'events' });
-    expect(router.match('PUT', '/orders/o')).toBe('method');
-    expect(router.match('GET', '/nothing')).toBeUndefined();
+    expect(router.match('PUT', '/orders/o')).toEqual({ miss: 'method', allowed: ['GET'] });
+    expect(router.match('GET', '/nothing')).toEqual({ miss: 'route' });
+  });
+
+  it('reports a malformed percent-encoding instead of throwing', () => {
+    expect(router.match('GET', '/orders/%ZZ')).toEqual({ miss: 'encoding', param: 'orderId' });
   });
 
   it('matches catch-all parameters', () => {

@@ -1,4 +1,5 @@
-import { DomainError, orderTotal } from '../domain/decider';
+import { z } from 'zod';
+import { DomainError, maxLineQuantity, maxOrderTotal, orderTotal } from '../domain/decider';
 import { toMinorUnits } from '../domain/money';
 import { OrderStatus } from '../domain/state';
 import { EventMetadata, RecordedEvent, StoredEventRecord } from '../store/eventStore';
@@ -71,11 +72,37 @@ export type Validation =
       status?: OrderStatus;
     };
 
-/** The body of the `approval` event: the decision of a person. */
-export interface ApprovalDecision {
-  approved: boolean;
-  approver: string;
-  comment?: string;
+/**
+ * The body of the `approval` event, as the orchestrator accepts it: the same rules as the body of
+ * `POST /api/orders/{id}/approval` (src/http/acceptanceSchemas.ts), because the event can also be raised
+ * through the extension's own webhook, which checks nothing but that the body is JSON. `approver` becomes
+ * OrderAccepted's `approvedBy` (a string of at most 256 characters in the event catalogue).
+ */
+export const approvalDecisionSchema = z.strictObject({
+  approved: z.boolean(),
+  approver: z.string().trim().min(1).max(256),
+  comment: z.string().trim().max(1000).optional(),
+});
+
+/** The decision of a person, carried by the `approval` event. */
+export type ApprovalDecision = z.infer<typeof approvalDecisionSchema>;
+
+/**
+ * Reads the payload of an `approval` event. Pure and deterministic, so the orchestrator may call it.
+ * @returns the decision (trimmed; an empty comment dropped), or what is wrong with the payload
+ */
+export function parseApproval(
+  payload: unknown,
+): { ok: true; decision: ApprovalDecision } | { ok: false; problem: string } {
+  const r = approvalDecisionSchema.safeParse(payload);
+  if (!r.success) {
+    const problem = r.error.issues
+      .map((i) => `${i.path.length ? i.path.join('.') : 'payload'}: ${i.message}`)
+      .join('; ');
+    return { ok: false, problem };
+  }
+  const { comment, ...rest } = r.data;
+  return { ok: true, decision: comment ? { ...rest, comment } : rest };
 }
 
 export type AcceptanceStep =
@@ -98,6 +125,10 @@ export interface AcceptanceStatus {
   approvalDeadline?: string;
   total?: string;
   currency?: string;
+  /** While awaiting an approval: `approval` events ignored because their payload was malformed. */
+  invalidApprovalIgnored?: number;
+  /** What was wrong with the last ignored `approval` event. */
+  lastInvalidApproval?: string;
 }
 
 export interface AcceptanceOutput {
@@ -108,6 +139,8 @@ export interface AcceptanceOutput {
   /** Products reserved, and (after a rejection) released again. */
   reserved: string[];
   released: string[];
+  /** Products whose reservation could not be released (the release activity failed every attempt). */
+  unreleased?: string[];
 }
 
 export interface ActivityBase {
@@ -122,6 +155,8 @@ export interface AcceptanceDeps {
   stock: StockReservations;
   settings: AcceptanceSettings;
 }
+
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 const metadataOf = (input: ActivityBase): EventMetadata => ({
   correlationId: input.correlationId ?? input.orderId,
@@ -151,9 +186,13 @@ export const lastSubmitted = (events: RecordedEvent[]): RecordedEvent | undefine
   [...events].reverse().find((e) => e.type === 'OrderSubmitted');
 
 /**
- * Activity `validate`: the order is submitted, has lines, one currency, and its total matches what
- * OrderSubmitted recorded. Also hands the orchestration the policy it needs (threshold, timeout, retries),
- * so the orchestrator reads no setting itself.
+ * Activity `validate`: the order is submitted, has lines, one currency, every line a whole quantity of 1 to
+ * `maxLineQuantity` units at a valid unit price, a total below `maxOrderTotal`, and its total matches what
+ * OrderSubmitted recorded. The API refuses such orders already; the check is repeated here for orders
+ * written by other writers. A failed check is an answer (`ok: false`), never an exception, so the
+ * orchestration rejects the order with the reason. Also hands the orchestration the policy it needs
+ * (threshold, timeout, retries), so the orchestrator reads no setting itself.
+ * @throws whatever loading the order throws (the store is unavailable, an event of a newer schema)
  */
 export async function validateOrder(deps: AcceptanceDeps, input: ActivityBase): Promise<Validation> {
   const { state, events } = await deps.orders.load(input.orderId);
@@ -169,20 +208,39 @@ export async function validateOrder(deps: AcceptanceDeps, input: ActivityBase): 
   if (state.lines.length === 0) return fail('the order has no lines');
   const currency = state.currency;
   if (!currency) return fail('the order has no currency');
-  const bad = state.lines.find((l) => l.currency !== currency || !(l.quantity > 0));
-  if (bad)
-    return fail(
-      `line ${bad.productId} does not match the order (currency ${bad.currency}, quantity ${bad.quantity})`,
-    );
+  for (const l of state.lines) {
+    if (l.currency !== currency)
+      return fail(`line ${l.productId} is in ${l.currency}, the order in ${currency}`);
+    if (!Number.isInteger(l.quantity) || l.quantity < 1 || l.quantity > maxLineQuantity) {
+      return fail(
+        `line ${l.productId} has quantity ${l.quantity}; a line holds 1 to ${maxLineQuantity} units`,
+      );
+    }
+    try {
+      toMinorUnits(l.unitPrice, currency);
+    } catch (err) {
+      return fail(`line ${l.productId} has an invalid unit price: ${messageOf(err)}`);
+    }
+  }
   const total = orderTotal(state);
-  const submitted = lastSubmitted(events)?.data as { total?: string; currency?: string } | undefined;
-  if (
-    submitted?.total !== undefined &&
-    toMinorUnits(submitted.total, currency) !== toMinorUnits(total, currency)
-  ) {
+  if (compareDecimal(total, maxOrderTotal.toString()) >= 0) {
     return fail(
-      `the total of the lines (${total} ${currency}) differs from the submitted total (${submitted.total})`,
+      `the order total ${total} ${currency} is not below the limit of ${maxOrderTotal} ${currency}`,
     );
+  }
+  const submitted = lastSubmitted(events)?.data as { total?: string; currency?: string } | undefined;
+  if (submitted?.total !== undefined) {
+    let recorded: bigint;
+    try {
+      recorded = toMinorUnits(String(submitted.total), currency);
+    } catch (err) {
+      return fail(`the submitted total is not a valid amount: ${messageOf(err)}`);
+    }
+    if (recorded !== toMinorUnits(total, currency)) {
+      return fail(
+        `the total of the lines (${total} ${currency}) differs from the submitted total (${submitted.total})`,
+      );
+    }
   }
   const s = deps.settings;
   return {

@@ -10,6 +10,7 @@ import {
   startsAcceptance,
 } from '../app/acceptance';
 import { DomainError } from '../domain/decider';
+import { OrderState } from '../domain/state';
 import { acceptancePath } from '../http/acceptance';
 import { endpoint } from '../http/endpoint';
 import { problem } from '../http/problem';
@@ -29,9 +30,35 @@ async function statusOf(
   }
 }
 
+const cancelPath = (orderId: string) => `/api/orders/${encodeURIComponent(orderId)}/cancel`;
 const isoOf = (d: Date | string | undefined) => (d === undefined ? undefined : new Date(d).toISOString());
 const running = (s: { runtimeStatus: string }) =>
   s.runtimeStatus === 'Pending' || s.runtimeStatus === 'Running';
+
+/**
+ * What to tell about an acceptance that ended without deciding the order (Terminated, or Failed because
+ * even the rejection could not be recorded): the order stays submitted and keeps its reservations, and
+ * no acceptance will start for it again. Undefined for any other status, or when the order left
+ * `submitted`.
+ */
+function undecidedDetail(
+  orderId: string,
+  status: DurableOrchestrationStatus,
+  order: OrderState,
+): string | undefined {
+  const ended = status.runtimeStatus as string;
+  if ((ended !== 'Terminated' && ended !== 'Failed') || order.status !== 'submitted') return undefined;
+  const why =
+    ended === 'Terminated'
+      ? `was terminated${typeof status.output === 'string' && status.output ? ` (${status.output})` : ''}`
+      : 'failed';
+  const held = Object.keys(order.reservations);
+  return (
+    `the acceptance ${why} before it decided: order ${orderId} stays submitted and no acceptance starts ` +
+    `for it again; cancel it (POST ${cancelPath(orderId)}) to close it` +
+    (held.length ? `; its stock stays reserved (${held.join(', ')}), cancelling does not release it` : '')
+  );
+}
 
 app.http(acceptanceStatusRoute.name, {
   methods: [acceptanceStatusRoute.method],
@@ -47,6 +74,7 @@ app.http(acceptanceStatusRoute.name, {
     const retry = { 'retry-after': '1', location: acceptancePath(orderId) };
     if (status) {
       const custom = status.customStatus as AcceptanceStatus | null | undefined;
+      const detail = undecidedDetail(orderId, status, loaded.state);
       const body = {
         orderId,
         instanceId,
@@ -57,6 +85,7 @@ app.http(acceptanceStatusRoute.name, {
         output: status.output ?? undefined,
         createdTime: isoOf(status.createdTime),
         lastUpdatedTime: isoOf(status.lastUpdatedTime),
+        ...(detail ? { detail } : {}),
       };
       return running(status)
         ? { status: 202, jsonBody: body, headers: retry }

@@ -17,6 +17,18 @@ const routePrefix = '/api';
 export type MountedHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<number>;
 
 /** Reads the body up to `limit` bytes; `undefined` when it is larger (the rest is drained). */
+/**
+ * The request URL as the log shows it: keys never appear (the `code` query parameter of Azure Functions
+ * and of the durable webhooks, the `rpc/{key}/` path prefix of the durable client's base URL).
+ */
+export function loggable(url: URL): string {
+  const path = url.pathname.replace(/\/rpc\/[^/]+/, '/rpc/REDACTED');
+  const query = new URLSearchParams(url.search);
+  if (query.has('code')) query.set('code', 'REDACTED');
+  const search = query.toString();
+  return path + (search ? `?${search}` : '');
+}
+
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -116,7 +128,7 @@ export class LocalHttpServer {
         status = await send(res, problem(500, 'internal', 'the request failed; it has been logged'));
     } finally {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      this.logger.info('http', `${req.method} ${url.pathname}${url.search} ${status} ${ms.toFixed(1)}ms`);
+      this.logger.info('http', `${req.method} ${loggable(url)} ${status} ${ms.toFixed(1)}ms`);
       if (--this.inFlight === 0 && this.drained) this.drained();
     }
   }

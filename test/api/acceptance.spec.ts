@@ -7,6 +7,11 @@ import { call, eventually, startTestHost, TestHost } from '../support/host';
  * acceptance and approval routes. The durable clock is manual, so the deadline test moves time over HTTP.
  */
 
+/** The durable webhooks' system key: the host takes it from LOCAL_DURABLE_KEY (else it draws one per run). */
+const durableKey = 'api-test-durable-key-0123456789';
+const webhook = (path: string) =>
+  `/runtime/webhooks/durabletask/${path}${path.includes('?') ? '&' : '?'}code=${durableKey}`;
+
 let host: TestHost;
 beforeAll(async () => {
   host = await startTestHost({
@@ -14,6 +19,7 @@ beforeAll(async () => {
     APPROVAL_TIMEOUT_SECONDS: '3600',
     RESERVATION_RETRY_FIRST_INTERVAL_MS: '20',
     LOCAL_DURABLE_CLOCK: 'manual',
+    LOCAL_DURABLE_KEY: durableKey,
   });
 });
 afterAll(async () => {
@@ -103,7 +109,9 @@ describe('order acceptance over HTTP on the local host', () => {
       { productId: 'p-b', quantity: 1, unitPrice: '900.00' },
     ]);
     await stepIs(orderId, 'awaiting-approval');
-    const moved = await call(host, 'POST', '/runtime/webhooks/durabletask/local/clock/advance?ms=3600001');
+    const unkeyed = await call(host, 'POST', '/runtime/webhooks/durabletask/local/clock/advance?ms=3600001');
+    expect(unkeyed.status).toBe(401);
+    const moved = await call(host, 'POST', webhook('local/clock/advance?ms=3600001'));
     expect(moved.status).toBe(200);
     const decided = await pollUntilDecided(`/api/orders/${orderId}/acceptance`);
     expect(decided.body.output).toMatchObject({ outcome: 'rejected', released: ['p-a', 'p-b'] });
@@ -144,5 +152,71 @@ describe('order acceptance over HTTP on the local host', () => {
     expect((await call(host, 'GET', '/api/orders/bad%20id/acceptance')).body.errors[0].field).toBe(
       'path.orderId',
     );
+  });
+
+  it('guards the durable webhooks with the system key, and ignores a malformed approval raised through them', async () => {
+    const { orderId } = await submittedOrder([{ productId: 'p-7', quantity: 2, unitPrice: '700.00' }]);
+    const instanceId = `acceptance-${orderId}`;
+    await stepIs(orderId, 'awaiting-approval');
+    const malformed = { approved: 'no', approver: { x: 1 } };
+    for (const [method, path, body] of [
+      ['POST', `instances/${instanceId}/raiseEvent/approval`, malformed],
+      ['POST', `instances/${instanceId}/terminate?reason=x`, undefined],
+      ['DELETE', `instances/${instanceId}`, undefined],
+      ['GET', `instances/${instanceId}`, undefined],
+    ] as const) {
+      const res = await call(host, method, `/runtime/webhooks/durabletask/${path}`, body);
+      expect(res.status, `${method} ${path}`).toBe(401);
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+      expect(res.body).toMatchObject({ status: 401, errors: [{ field: 'query.code' }] });
+    }
+    expect((await call(host, 'GET', webhook('instances/%ZZ'))).status).toBe(400);
+    expect(host.logs.join('')).not.toContain(durableKey);
+
+    const raised = await call(
+      host,
+      'POST',
+      webhook(`instances/${instanceId}/raiseEvent/approval`),
+      malformed,
+    );
+    expect(raised.status).toBe(202);
+    const ignored = await eventually(async () => {
+      const res = await call(host, 'GET', `/api/orders/${orderId}/acceptance`);
+      return res.body?.customStatus?.invalidApprovalIgnored === 1 ? res : undefined;
+    });
+    expect(ignored.body).toMatchObject({ runtimeStatus: 'Running', step: 'awaiting-approval' });
+    expect((await call(host, 'GET', `/api/orders/${orderId}`)).body.status).toBe('submitted');
+
+    const approval = await call(host, 'POST', `/api/orders/${orderId}/approval`, {
+      approved: true,
+      approver: 'ops-2',
+    });
+    expect(approval.status).toBe(202);
+    const decided = await pollUntilDecided(`/api/orders/${orderId}/acceptance`);
+    expect(decided.body.output).toMatchObject({ outcome: 'accepted', approvedBy: 'ops-2' });
+    const trail = await call(host, 'GET', `/api/orders/${orderId}/events`);
+    expect(trail.body.events.at(-1)).toMatchObject({ type: 'OrderAccepted', data: { approvedBy: 'ops-2' } });
+  });
+
+  it('says when an acceptance was terminated before it decided (the order stays submitted)', async () => {
+    const { orderId } = await submittedOrder([{ productId: 'p-t', quantity: 1, unitPrice: '2000.00' }]);
+    await stepIs(orderId, 'awaiting-approval');
+    const terminated = await call(
+      host,
+      'POST',
+      webhook(`instances/acceptance-${orderId}/terminate?reason=ops`),
+    );
+    expect(terminated.status).toBe(202);
+    const status = await pollUntilDecided(`/api/orders/${orderId}/acceptance`);
+    expect(status.body).toMatchObject({
+      runtimeStatus: 'Terminated',
+      detail: expect.stringMatching(
+        new RegExp(
+          `^the acceptance was terminated \\(ops\\) before it decided: order ${orderId} stays submitted`,
+        ),
+      ),
+    });
+    expect(status.body.detail).toContain('its stock stays reserved (p-t)');
+    expect((await call(host, 'GET', `/api/orders/${orderId}`)).body.status).toBe('submitted');
   });
 });

@@ -1,8 +1,10 @@
 import * as df from 'durable-functions';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { acceptanceInstanceId, reservationIdOf } from '../../src/app/acceptance';
 import { getAcceptanceDeps } from '../../src/app/acceptanceServices';
+import { CommandInput, toRecord } from '../../src/app/orderService';
 import { getServices } from '../../src/app/services';
+import { OrderEvent } from '../../src/domain/events';
 import { OrderLine } from '../../src/domain/state';
 import { EventType, isType } from '../../src/local/durable/history';
 import { DurableHarness, startDurableHarness } from '../support/durableHarness';
@@ -37,6 +39,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.stop();
 });
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 let seq = 0;
 const line = (productId: string, quantity: number, unitPrice: string): OrderLine => ({
@@ -56,6 +61,61 @@ async function submittedOrder(lines: OrderLine[], actor = 'customer') {
   await orders.handle(orderId, { type: 'SubmitOrder' }, { metadata });
   const commits = (await store.readFeed(undefined, 100_000)).commits.filter((c) => c.orderId === orderId);
   return { orderId, instanceId: acceptanceInstanceId(orderId), commits };
+}
+
+/**
+ * Writes an order straight to the event store, past the decider, as another writer could (an older
+ * version, a migration): created, the lines as given, submitted with `total`. Returns its commits.
+ */
+async function writtenByAnotherWriter(
+  lines: { productId: string; quantity: number; unitPrice: string }[],
+  total: string,
+) {
+  const orderId = `order-${++seq}`;
+  const at = '2030-01-01T00:00:00.000Z';
+  const metadata = { actor: 'other-writer', correlationId: `corr-${orderId}` };
+  const events: OrderEvent[] = [
+    { type: 'OrderCreated', data: { customerId: 'cust-1' }, occurredAt: at },
+    ...lines.map((l): OrderEvent => ({
+      type: 'ProductAddedToOrder',
+      data: { ...l, currency: 'BRL' },
+      occurredAt: at,
+    })),
+    { type: 'OrderSubmitted', data: { total, currency: 'BRL', lineCount: lines.length }, occurredAt: at },
+  ];
+  const { store } = getServices();
+  await store.append(
+    orderId,
+    0,
+    events.map((e) => toRecord(e, metadata)),
+  );
+  const commits = (await store.readFeed(undefined, 100_000)).commits.filter((c) => c.orderId === orderId);
+  return { orderId, instanceId: acceptanceInstanceId(orderId), commits };
+}
+
+/** Makes `orders.load` of one order throw for its next `times` calls (the store is unavailable). */
+function failLoads(orderId: string, times: number) {
+  const orders = getServices().orders;
+  const load = orders.load.bind(orders);
+  let left = times;
+  vi.spyOn(orders, 'load').mockImplementation(async (id, options) => {
+    if (id === orderId && left > 0) {
+      left--;
+      throw new Error('the event store is unavailable');
+    }
+    return load(id, options);
+  });
+}
+
+/** Makes every command of `type` on one order throw. */
+function failCommands(orderId: string, type: CommandInput['type']) {
+  const orders = getServices().orders;
+  const handle = orders.handle.bind(orders);
+  vi.spyOn(orders, 'handle').mockImplementation(async (id, input, options) => {
+    if (id === orderId && input.type === type)
+      throw new Error(`${type} failed: the event store is unavailable`);
+    return handle(id, input, options);
+  });
 }
 
 const statusOf = (instanceId: string) => h.runtime.status(instanceId);
@@ -190,6 +250,213 @@ describe('order acceptance orchestration on the local durable runtime', () => {
       reason: expect.stringContaining('insufficient stock for scarce: 2 requested, 1 available'),
     });
     expect(await getAcceptanceDeps().stock.available('scarce')).toBe(1);
+  });
+
+  it('rejects an order whose total is not below the limit (written past the API), with the reason', async () => {
+    const o = await writtenByAnotherWriter(
+      [{ productId: 'p-big', quantity: 2, unitPrice: '5000000000000000.00' }],
+      '10000000000000000.00',
+    );
+    await h.invoke('orderAcceptanceStarter', o.commits);
+    await h.runUntil(finished(o.instanceId));
+    const status = statusOf(o.instanceId)!;
+    expect(status).toMatchObject({
+      runtimeStatus: 'Completed',
+      customStatus: { step: 'rejected' },
+      output: {
+        outcome: 'rejected',
+        reason: 'the order total 10000000000000000.00 BRL is not below the limit of 1000000000000000 BRL',
+        reserved: [],
+      },
+    });
+    const events = await appended(o.orderId);
+    expect(events.map((e) => e.type)).toEqual(['OrderRejected']);
+    expect(events[0].data).toEqual({ reason: (status.output as { reason: string }).reason });
+    expect(runsOf(o.instanceId, 'validate')).toHaveLength(1);
+  });
+
+  it('rejects orders whose lines the domain would refuse (written past the API), naming the line', async () => {
+    const price = await writtenByAnotherWriter(
+      [{ productId: 'p-x', quantity: 1, unitPrice: '10.005' }],
+      '10.01',
+    );
+    const quantity = await writtenByAnotherWriter(
+      [{ productId: 'p-y', quantity: 2_000_000, unitPrice: '1.00' }],
+      '2000000.00',
+    );
+    for (const o of [price, quantity]) await h.invoke('orderAcceptanceStarter', o.commits);
+    await h.runUntil(() => finished(price.instanceId)() && finished(quantity.instanceId)());
+    expect(statusOf(price.instanceId)?.output).toMatchObject({
+      outcome: 'rejected',
+      reason: expect.stringMatching(/^line p-x has an invalid unit price: "10.005" has more fraction digits/),
+    });
+    expect(statusOf(quantity.instanceId)?.output).toMatchObject({
+      outcome: 'rejected',
+      reason: 'line p-y has quantity 2000000; a line holds 1 to 1000000 units',
+    });
+    expect((await typesOf(price.orderId)).at(-1)).toBe('OrderRejected');
+    expect((await typesOf(quantity.orderId)).at(-1)).toBe('OrderRejected');
+  });
+
+  it('tries a failing validate again after a durable timer, and accepts once it answers', async () => {
+    const o = await submittedOrder([line('p-1', 1, '10.00')]);
+    failLoads(o.orderId, 2);
+    await h.invoke('orderAcceptanceStarter', o.commits);
+    await h.runUntil(finished(o.instanceId));
+    expect(statusOf(o.instanceId)?.output).toMatchObject({ outcome: 'accepted' });
+    expect(runsOf(o.instanceId, 'validate').map((r) => r.outcome)).toEqual(['failed', 'failed', 'completed']);
+    const timers = h.runtime.store
+      .history(o.instanceId)
+      .map((x) => x.event)
+      .filter((e) => isType(e, EventType.TimerCreated));
+    expect(timers.map((e) => Date.parse(e.FireAt) - Date.parse(e.Timestamp))).toEqual([5000, 10000]);
+  });
+
+  it('rejects with the error when validate fails every attempt, instead of failing with the order stuck', async () => {
+    const o = await submittedOrder([line('p-1', 1, '10.00')]);
+    failLoads(o.orderId, 3);
+    await h.invoke('orderAcceptanceStarter', o.commits);
+    await h.runUntil(finished(o.instanceId));
+    expect(statusOf(o.instanceId)).toMatchObject({
+      runtimeStatus: 'Completed',
+      output: {
+        outcome: 'rejected',
+        reason: expect.stringMatching(
+          /^the acceptance failed while validating the order: .*the event store is unavailable$/,
+        ),
+      },
+    });
+    expect(runsOf(o.instanceId, 'validate').map((r) => r.outcome)).toEqual(['failed', 'failed', 'failed']);
+    expect((await getServices().orders.load(o.orderId)).state.status).toBe('rejected');
+  });
+
+  it('rejects and then releases the stock when accept fails every attempt', async () => {
+    const o = await submittedOrder([line('p-acc-1', 1, '10.00'), line('p-acc-2', 1, '10.00')]);
+    failCommands(o.orderId, 'AcceptOrder');
+    await h.invoke('orderAcceptanceStarter', o.commits);
+    await h.runUntil(finished(o.instanceId));
+    expect(statusOf(o.instanceId)).toMatchObject({
+      runtimeStatus: 'Completed',
+      output: {
+        outcome: 'rejected',
+        reason: expect.stringMatching(
+          /^the acceptance failed while accepting the order: .*AcceptOrder failed/,
+        ),
+        reserved: ['p-acc-1', 'p-acc-2'],
+        released: ['p-acc-1', 'p-acc-2'],
+      },
+    });
+    expect(runsOf(o.instanceId, 'accept').map((r) => r.outcome)).toEqual(['failed', 'failed', 'failed']);
+    expect((await appended(o.orderId)).map((e) => e.type)).toEqual([
+      'StockReserved',
+      'StockReserved',
+      'OrderRejected',
+      'StockReleased',
+      'StockReleased',
+    ]);
+    for (const p of ['p-acc-1', 'p-acc-2']) {
+      expect((await getAcceptanceDeps().stock.get(reservationIdOf(o.orderId, p)))?.status).toBe('released');
+    }
+  });
+
+  it('still rejects when a release fails every attempt, naming the stock left reserved', async () => {
+    const o = await submittedOrder([line('p-stuck', 1, '10.00'), line('broken', 1, '10.00')]);
+    const stock = getAcceptanceDeps().stock;
+    vi.spyOn(stock, 'release').mockRejectedValue(new Error('the stock service is unavailable'));
+    await h.invoke('orderAcceptanceStarter', o.commits);
+    await h.runUntil(finished(o.instanceId));
+    expect(statusOf(o.instanceId)).toMatchObject({
+      runtimeStatus: 'Completed',
+      customStatus: { step: 'rejected', detail: expect.stringContaining('stock still reserved for p-stuck') },
+      output: { outcome: 'rejected', reserved: ['p-stuck'], released: [], unreleased: ['p-stuck'] },
+    });
+    expect((await typesOf(o.orderId)).at(-1)).toBe('OrderRejected');
+  });
+
+  it('ignores a malformed approval (counted in the custom status) and accepts on a valid one', async () => {
+    const o = await submittedOrder([line('p-1', 3, '500.00')]);
+    await h.invoke('orderAcceptanceStarter', o.commits);
+    await h.runUntil(() => stepOf(o.instanceId) === 'awaiting-approval', { maxSteps: 0 });
+    const deadline = (statusOf(o.instanceId)?.customStatus as { approvalDeadline: string }).approvalDeadline;
+    const client = df.getClient(h.clientContext());
+    await client.raiseEvent(o.instanceId, 'approval', { approved: 'no', approver: { x: 1 } });
+    await h.runtime.idle();
+    expect(statusOf(o.instanceId)).toMatchObject({
+      runtimeStatus: 'Running',
+      customStatus: {
+        step: 'awaiting-approval',
+        approvalDeadline: deadline,
+        invalidApprovalIgnored: 1,
+        lastInvalidApproval: expect.stringMatching(/approved: .*; approver: /),
+      },
+    });
+    await client.raiseEvent(o.instanceId, 'approval', { approved: true, approver: 'x'.repeat(257) });
+    await client.raiseEvent(o.instanceId, 'approval', null);
+    await h.runtime.idle();
+    expect(statusOf(o.instanceId)?.customStatus).toMatchObject({ invalidApprovalIgnored: 3 });
+    expect(await typesOf(o.orderId)).not.toContain('OrderAccepted');
+
+    await client.raiseEvent(o.instanceId, 'approval', { approved: true, approver: ' ops-1 ' });
+    await h.runUntil(finished(o.instanceId), { maxSteps: 0 });
+    expect(statusOf(o.instanceId)?.output).toMatchObject({ outcome: 'accepted', approvedBy: 'ops-1' });
+    const accepted = (await eventsOf(o.orderId)).find((e) => e.type === 'OrderAccepted');
+    expect(accepted?.data).toEqual({ approvedBy: 'ops-1' });
+  });
+
+  it('keeps the first deadline after a malformed approval, and rejects when it passes', async () => {
+    const o = await submittedOrder([line('p-late', 1, '1500.00')]);
+    await h.invoke('orderAcceptanceStarter', o.commits);
+    await h.runUntil(() => stepOf(o.instanceId) === 'awaiting-approval', { maxSteps: 0 });
+    const deadline = (statusOf(o.instanceId)?.customStatus as { approvalDeadline: string }).approvalDeadline;
+    h.clock.advance(hour / 2);
+    await df.getClient(h.clientContext()).raiseEvent(o.instanceId, 'approval', { approved: true });
+    await h.runtime.idle();
+    expect(stepOf(o.instanceId)).toBe('awaiting-approval');
+    h.clock.advance(hour / 2 - 1);
+    await h.runtime.idle();
+    expect(stepOf(o.instanceId)).toBe('awaiting-approval');
+    await h.runUntil(finished(o.instanceId), { stepMs: 1 });
+    expect(statusOf(o.instanceId)?.output).toMatchObject({
+      outcome: 'rejected',
+      reason: `no approval before ${deadline}`,
+      released: ['p-late'],
+    });
+    const timers = h.runtime.store
+      .history(o.instanceId)
+      .map((x) => x.event)
+      .filter((e) => isType(e, EventType.TimerCreated));
+    expect(timers).toHaveLength(1);
+  });
+
+  it('rejects with the approver and comment when the approval refuses', async () => {
+    const o = await submittedOrder([line('p-no', 2, '800.00')]);
+    await h.invoke('orderAcceptanceStarter', o.commits);
+    await h.runUntil(() => stepOf(o.instanceId) === 'awaiting-approval', { maxSteps: 0 });
+    await df
+      .getClient(h.clientContext())
+      .raiseEvent(o.instanceId, 'approval', { approved: false, approver: 'ops-2', comment: 'too much' });
+    await h.runUntil(finished(o.instanceId), { maxSteps: 0 });
+    expect(statusOf(o.instanceId)?.output).toMatchObject({
+      outcome: 'rejected',
+      reason: 'not approved by ops-2: too much',
+      released: ['p-no'],
+    });
+  });
+
+  it('says when a terminated acceptance left the order undecided, and what stays reserved', async () => {
+    const o = await submittedOrder([line('p-term', 1, '1500.00')]);
+    await h.invoke('orderAcceptanceStarter', o.commits);
+    await h.runUntil(() => stepOf(o.instanceId) === 'awaiting-approval', { maxSteps: 0 });
+    await df.getClient(h.clientContext()).terminate(o.instanceId, 'operator');
+    const res = await fetch(`${h.baseUrl}/api/orders/${o.orderId}/acceptance`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({
+      runtimeStatus: 'Terminated',
+      detail:
+        `the acceptance was terminated (operator) before it decided: order ${o.orderId} stays submitted and ` +
+        `no acceptance starts for it again; cancel it (POST /api/orders/${o.orderId}/cancel) to close it; ` +
+        'its stock stays reserved (p-term), cancelling does not release it',
+    });
   });
 
   it('starts one instance for an OrderSubmitted delivered twice, also after it finished', async () => {

@@ -73,6 +73,11 @@ function register(): void {
     return { input: context.df.getInput(), data };
   });
 
+  df.app.orchestration('probe-throws', function* (context) {
+    yield context.df.callActivity('probe-echo', 1);
+    throw new Error('the orchestrator gave up');
+  });
+
   df.app.orchestration('probe-subOrchestration', function* (context) {
     yield context.df.callSubOrchestrator('probe-waitsForEvent', {});
   });
@@ -159,6 +164,15 @@ describe('local durable runtime driving the durable-functions replay engine', ()
     expect(pieces).toEqual([3, 6, 10]);
   });
 
+  it("fails an orchestrator that throws with its error as the output, not the library's placeholder", async () => {
+    const id = await start('probe-throws');
+    await h.runUntil(done(id), { maxSteps: 0 });
+    expect(statusOf(id)).toMatchObject({
+      runtimeStatus: 'Failed',
+      output: "Orchestrator function 'probe-throws' failed: the orchestrator gave up",
+    });
+  });
+
   it('fails an orchestrator that calls what the runtime does not support, naming it', async () => {
     const id = await start('probe-subOrchestration');
     await h.runUntil(done(id), { maxSteps: 0 });
@@ -215,5 +229,67 @@ describe('local durable runtime driving the durable-functions replay engine', ()
       method: 'POST',
     });
     expect(suspend.status).toBe(501);
+  });
+
+  it('hands the client the system key as the extension does: code in every URL, rpcBaseUrl under rpc/{key}/', () => {
+    const data = h.runtime.clientData();
+    expect(data.requiredQueryStringParameters).toBe(`code=${h.key}`);
+    for (const url of [...Object.values(data.managementUrls), ...Object.values(data.creationUrls)]) {
+      if (url !== 'INSTANCEID')
+        expect(new URL(url.replace(/[{}[\]]/g, '')).searchParams.get('code')).toBe(h.key);
+    }
+    expect(data.rpcBaseUrl).toBe(`${h.baseUrl}/runtime/webhooks/durabletask/rpc/${h.key}/`);
+  });
+
+  it('answers 401 with a JSON problem to a webhook request without the system key, whatever the operation', async () => {
+    const client = df.getClient(h.clientContext());
+    const id = await client.startNew('probe-waitsForEvent', { instanceId: 'guarded-1' });
+    await h.runtime.idle();
+    const base = `${h.baseUrl}/runtime/webhooks/durabletask/`;
+    const attempts: [string, string, string?][] = [
+      ['POST', `instances/${id}/raiseEvent/go`, '{"ok":true}'],
+      ['POST', `instances/${id}/terminate?reason=x`],
+      ['DELETE', `instances/${id}`],
+      ['GET', `instances/${id}`],
+      ['GET', 'instances/'],
+      ['POST', 'orchestrators/probe-waitsForEvent/guarded-2', '{}'],
+      ['POST', `instances/${id}/raiseEvent/go?code=wrong-key-0123456789`, '{"ok":true}'],
+      ['POST', `rpc/wrong-key-0123456789/instances/${id}/terminate?reason=x`],
+      ['POST', `rpc/instances/${id}/terminate?reason=x`],
+    ];
+    for (const [method, path, body] of attempts) {
+      const res = await fetch(base + path, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      expect(res.status, `${method} ${path}`).toBe(401);
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+      expect(await res.json()).toMatchObject({ status: 401, errors: [{ field: 'query.code' }] });
+    }
+    await h.runtime.idle();
+    expect(statusOf(id)?.runtimeStatus).toBe('Running');
+    expect(statusOf('guarded-2')).toBeUndefined();
+    expect(h.logs.join('\n')).not.toContain(h.key);
+
+    const keyed = await fetch(h.webhookUrl(`instances/${id}/raiseEvent/go`), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"ok":true}',
+    });
+    expect(keyed.status).toBe(202);
+    await h.runtime.idle();
+    expect(statusOf(id)).toMatchObject({ runtimeStatus: 'Completed', output: { data: { ok: true } } });
+    expect(h.logs.join('\n')).not.toContain(h.key);
+  });
+
+  it('answers 400 to a path with malformed percent-encoding', async () => {
+    for (const path of ['instances/%ZZ', 'instances/%E0%A4%A/terminate', 'orchestrators/probe-echo/%']) {
+      const res = await fetch(h.webhookUrl(path), {
+        method: path.startsWith('instances/%ZZ') ? 'GET' : 'POST',
+      });
+      expect(res.status, path).toBe(400);
+      expect(await res.json()).toMatchObject({ status: 400, errors: [{ field: 'path' }] });
+    }
   });
 });

@@ -11,6 +11,7 @@ import { call, eventually, startTestHost, TestHost } from '../support/host';
  */
 
 const env = {
+  LOCAL_DURABLE_KEY: 'restart-test-durable-key',
   APPROVAL_THRESHOLD: '100.00',
   RESERVATION_RETRY_FIRST_INTERVAL_MS: '1500',
   STOCK_RESERVATION_FAILURES: '{"flaky-1": 1}',
@@ -52,7 +53,7 @@ describe('local durable runtime across a killed host', () => {
       const res = await call(
         host,
         'GET',
-        `/runtime/webhooks/durabletask/instances/${instanceId}?showHistory=true`,
+        `/runtime/webhooks/durabletask/instances/${instanceId}?showHistory=true&code=${env.LOCAL_DURABLE_KEY}`,
       );
       const types: number[] = (res.body?.historyEvents ?? []).map((e: { EventType: number }) => e.EventType);
       return types.includes(6 /* TaskFailed */) &&

@@ -90,4 +90,30 @@ describe('parts of the local durable runtime', () => {
       }),
     ).toThrow(/LOCAL_DURABLE_LONG_TIMER_INTERVAL_SECONDS/);
   });
+
+  it("takes the webhooks' system key from LOCAL_DURABLE_KEY, else draws a new one for each run", async () => {
+    expect(readDurableRuntimeSettings({ LOCAL_DURABLE_KEY: 'a-key_of-16-chars' }).LOCAL_DURABLE_KEY).toBe(
+      'a-key_of-16-chars',
+    );
+    expect(readDurableRuntimeSettings({ LOCAL_DURABLE_KEY: '' }).LOCAL_DURABLE_KEY).toBeUndefined();
+    for (const bad of ['short', 'has a space in it!', 'k&code=other-value']) {
+      expect(() => readDurableRuntimeSettings({ LOCAL_DURABLE_KEY: bad })).toThrow(/LOCAL_DURABLE_KEY/);
+    }
+    const logger = new Logger('error', () => undefined);
+    const keys: string[] = [];
+    for (let run = 0; run < 2; run++) {
+      const runtime = new LocalDurableRuntime(new FunctionsCore(), logger, {
+        dataDir: mkdtempSync(join(tmpdir(), 'orders-key-')),
+        hubName: 'Hub',
+      });
+      const code = runtime.clientData('http://127.0.0.1:1').requiredQueryStringParameters;
+      expect(code).toMatch(/^code=[A-Za-z0-9_-]{43}$/);
+      keys.push(code);
+      expect(runtime.isKey(code.slice('code='.length))).toBe(true);
+      expect(runtime.isKey(code.slice('code='.length, -1))).toBe(false);
+      expect(runtime.isKey(null)).toBe(false);
+      await runtime.stop();
+    }
+    expect(keys[0]).not.toBe(keys[1]);
+  });
 });

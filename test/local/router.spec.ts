@@ -31,3 +31,14 @@ describe('route templates of the local host', () => {
     expect(router.match('GET', '/files/a/b/c')).toEqual({ target: 'files', params: { rest: 'a/b/c' } });
   });
 });
+
+describe('the request log line', () => {
+  it('never shows a key', async () => {
+    const { loggable } = await import('../../src/local/httpServer');
+    const url = new URL(
+      'http://h/runtime/webhooks/durabletask/rpc/s3cret-key-123456/instances/x?code=s3cret&a=1',
+    );
+    expect(loggable(url)).toBe('/runtime/webhooks/durabletask/rpc/REDACTED/instances/x?code=REDACTED&a=1');
+    expect(loggable(url)).not.toContain('s3cret');
+  });
+});

@@ -14,7 +14,8 @@ import { Logger } from '../../src/local/logger';
  * The local durable runtime in this test process, as the host wires it: a FunctionsCore capturing the
  * registrations of `register()` (function files imported after the core is installed), the runtime with a
  * frozen clock the test moves, and the extension's HTTP API on a LocalHttpServer at a free port, so the real
- * `DurableClient` of durable-functions talks to it. One per test file (vitest runs each file in its own
+ * `DurableClient` of durable-functions talks to it. The webhooks need the system key: LOCAL_DURABLE_KEY
+ * from `env`, else a fixed test key (`key`). One per test file (vitest runs each file in its own
  * process; @azure/functions looks the core up once per process).
  */
 export interface DurableHarness {
@@ -24,6 +25,10 @@ export interface DurableHarness {
   dataDir: string;
   /** Where the harness's HTTP server listens (`/api` functions and the durable webhooks). */
   baseUrl: string;
+  /** The system key the durable webhooks require (`code`): the env's LOCAL_DURABLE_KEY, or a fixed test key. */
+  key: string;
+  /** The absolute URL of a webhook path below `/runtime/webhooks/durabletask/`, with `code` set to the key. */
+  webhookUrl(path: string): string;
   logs: string[];
   /** Calls a captured function as the host would, e.g. a change-feed function with documents. */
   invoke(functionName: string, trigger: unknown): Promise<unknown>;
@@ -51,10 +56,12 @@ export async function startDurableHarness(options: {
   const logs: string[] = [];
   const logger = new Logger('debug', (line) => logs.push(line));
   const clock = new DurableClock('frozen', { start: new Date('2030-01-01T00:00:00Z') });
+  const key = options.env?.LOCAL_DURABLE_KEY ?? 'test-durable-system-key';
   const runtime = new LocalDurableRuntime(core, logger, {
     dataDir,
     hubName: 'TestHub',
     clock,
+    key,
     maxShortTimerSeconds: options.maxShortTimerSeconds,
     longTimerIntervalSeconds: options.longTimerIntervalSeconds,
   });
@@ -74,6 +81,12 @@ export async function startDurableHarness(options: {
     clock,
     dataDir,
     baseUrl: `http://127.0.0.1:${port}`,
+    key,
+    webhookUrl: (path) => {
+      const url = new URL(`${webhookPrefix}${path.replace(/^\//, '')}`, `http://127.0.0.1:${port}`);
+      url.searchParams.set('code', key);
+      return url.toString();
+    },
     logs,
     invoke: async (name, trigger) => {
       const fn = fnNamed(name);

@@ -1,5 +1,5 @@
 import { InvocationContext } from '@azure/functions';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { FunctionsCore, RegisteredFunction } from '../functionsCore';
 import { createInvocationContext } from '../invocation';
 import { Logger } from '../logger';
@@ -24,10 +24,16 @@ import {
   TimerRow,
 } from './durableStore';
 import { event, EventType, FailureDetails, HistoryEvent, isType, jsonText } from './history';
-import { timeSpan } from './settings';
+import { durableKeyPattern, timeSpan } from './settings';
 
-/** Where the extension's HTTP API lives on the function app's host (also the client binding's rpcBaseUrl here). */
+/** Where the extension's HTTP API lives on the function app's host (the client binding's rpcBaseUrl is below it). */
 export const webhookPrefix = '/runtime/webhooks/durabletask/';
+/**
+ * First path segment of the client's own base URL, `{webhookPrefix}rpc/{key}/`: the library builds every
+ * request from `rpcBaseUrl` with relative paths (query parameters of the base are dropped), so the system
+ * key travels in the path there. See docs/durable.md.
+ */
+export const rpcSegment = 'rpc';
 
 /** Replay schema the runtime announces: V3, the first with long timers (azure-functions-durable-js ReplaySchema). */
 const upperSchemaVersion = 2;
@@ -42,6 +48,11 @@ export interface DurableRuntimeOptions {
   maxShortTimerSeconds?: number;
   /** Length of each piece of a longer timer, in seconds (default 3 days). */
   longTimerIntervalSeconds?: number;
+  /**
+   * The system key every webhook request must carry (`code`, as the extension's `durabletask_extension`
+   * key); matches `durableKeyPattern`. Random for each run when not given.
+   */
+  key?: string;
 }
 
 /** The orchestrator state the library returns (`OrchestratorState`), as far as the runtime reads it. */
@@ -129,6 +140,7 @@ export class LocalDurableRuntime {
   private readonly timers = new Map<string, { rootId: number; cancel: () => void }>();
   private origin?: string;
   private stopping = false;
+  private readonly key: string;
 
   constructor(
     core: FunctionsCore,
@@ -140,6 +152,9 @@ export class LocalDurableRuntime {
     this.maxShortTimerMs = (options.maxShortTimerSeconds ?? 6 * 86400) * 1000;
     this.longTimerIntervalMs = (options.longTimerIntervalSeconds ?? 3 * 86400) * 1000;
     this.clock = options.clock ?? new DurableClock('system');
+    if (options.key !== undefined && !durableKeyPattern.test(options.key))
+      throw new Error(`the durable system key must match ${durableKeyPattern}`);
+    this.key = options.key ?? randomBytes(32).toString('base64url');
     if (this.clock.mode === 'manual') {
       // A manual clock keeps the time it was moved to across restarts of the host.
       const saved = Number(this.store.getSetting('clockOffsetMs') ?? '0');
@@ -213,10 +228,22 @@ export class LocalDurableRuntime {
 
   // ---- the durable client's operations (served over HTTP by webhooks.ts) ----
 
-  /** The binding data of a `durableClient` input, pointing at this host's webhook routes. */
+  /** True when `candidate` is the system key (compared in constant time). */
+  isKey(candidate: string | null | undefined): boolean {
+    if (typeof candidate !== 'string') return false;
+    const a = Buffer.from(candidate);
+    const b = Buffer.from(this.key);
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+
+  /**
+   * The binding data of a `durableClient` input, pointing at this host's webhook routes, with the system
+   * key as the extension gives it: `code` in every management and creation URL and in
+   * `requiredQueryStringParameters`, and in the path of `rpcBaseUrl` (the library's requests start there).
+   */
   clientData(origin = this.requireOrigin()): ClientBindingData {
     const base = `${origin}${webhookPrefix}`.replace(/\/$/, '');
-    const q = `taskHub=${encodeURIComponent(this.hubName)}&connection=Storage`;
+    const q = `taskHub=${encodeURIComponent(this.hubName)}&connection=Storage&code=${this.key}`;
     const instance = `${base}/instances/INSTANCEID`;
     return {
       taskHubName: this.hubName,
@@ -236,8 +263,8 @@ export class LocalDurableRuntime {
         resumePostUri: `${instance}/resume?reason={text}&${q}`,
       },
       baseUrl: base,
-      requiredQueryStringParameters: '',
-      rpcBaseUrl: `${origin}${webhookPrefix}`,
+      requiredQueryStringParameters: `code=${this.key}`,
+      rpcBaseUrl: `${origin}${webhookPrefix}${rpcSegment}/${this.key}/`,
     };
   }
 
@@ -520,7 +547,11 @@ export class LocalDurableRuntime {
       } catch {
         state = undefined;
       }
-      return { state, failure: `Orchestrator function '${fn.metadata.name}' failed: ${text.slice(0, cut)}` };
+      // The library puts the orchestrator's error in the state (`error`); the text before the label is
+      // `String(orchestratorReturned)`, i.e. "false", in durable-functions 3.x. The extension reports `error`.
+      const message =
+        typeof state?.error === 'string' && state.error !== '' ? state.error : text.slice(0, cut);
+      return { state, failure: `Orchestrator function '${fn.metadata.name}' failed: ${message}` };
     }
   }
 

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { parseSettings, SettingsError } from '../../app/settings';
 
+/** What a system key may contain: it travels unencoded in query strings and paths. */
+export const durableKeyPattern = /^[A-Za-z0-9_-]{16,}$/;
+
 /**
  * Settings of the local durable runtime (the local host only; on Azure the Durable Functions extension
  * runs orchestrations). Defaults are the extension's on the Azure Storage backend for out-of-process
@@ -21,6 +24,14 @@ export const durableRuntimeSettingsSchema = z.object({
     .int()
     .positive()
     .default(3 * 24 * 3600),
+  /**
+   * The system key the durable webhooks require (`code`), at least 16 of `A-Z a-z 0-9 _ -`. Unset (or
+   * empty): a random key for each run of the host.
+   */
+  LOCAL_DURABLE_KEY: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.string().regex(durableKeyPattern, 'at least 16 characters of A-Z, a-z, 0-9, _ and -').optional(),
+  ),
 });
 
 export type DurableRuntimeSettings = z.infer<typeof durableRuntimeSettingsSchema>;

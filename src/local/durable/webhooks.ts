@@ -4,7 +4,7 @@ import { maxBodyBytes } from '../../http/endpoint';
 import { problemContentType } from '../../http/problem';
 import { MountedHandler, readBody } from '../httpServer';
 import { RuntimeStatus } from './durableStore';
-import { LocalDurableRuntime, webhookPrefix } from './runtime';
+import { LocalDurableRuntime, rpcSegment, webhookPrefix } from './runtime';
 
 const runtimeStatuses: RuntimeStatus[] = ['Pending', 'Running', 'Completed', 'Failed', 'Terminated'];
 
@@ -44,6 +44,9 @@ function isJsonOrEmpty(text: string): boolean {
   }
 }
 
+/** Placeholder for the system key in the URL the host logs for each request. */
+const redacted = 'REDACTED';
+
 /**
  * The Durable Functions extension's HTTP API under `/runtime/webhooks/durabletask/`, as far as the
  * `DurableClient` of durable-functions 3.x calls it through `rpcBaseUrl`, and with the same answers as the
@@ -53,19 +56,46 @@ function isJsonOrEmpty(text: string): boolean {
  * purge (`DELETE instances/{id}`: 200, 412 while running, 404). Rewind, restart, suspend, resume and
  * entities answer 501. With a manual clock, `local/clock` (GET) and `local/clock/advance?ms=` (POST) read
  * and move the runtime's time (a local test aid, not part of the extension).
+ *
+ * Every request needs the runtime's system key, as on Azure: the `code` query parameter, or the path
+ * prefix `rpc/{key}/` of the client binding's `rpcBaseUrl`; otherwise 401. The key is replaced by
+ * `REDACTED` in the URL object the host logs. A path with malformed percent-encoding answers 400.
  */
 export function durableWebhooks(runtime: LocalDurableRuntime): MountedHandler {
   return async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<number> => {
     const method = (req.method ?? 'GET').toUpperCase();
+    const self = new URL(url.toString());
+    let raw = url.pathname.slice(webhookPrefix.length).split('/').filter(Boolean);
+    const viaRpc = raw[0] === rpcSegment && runtime.isKey(raw[1]);
+    const authorized = viaRpc || runtime.isKey(url.searchParams.get('code'));
+    if (viaRpc) {
+      raw = raw.slice(2);
+      url.pathname = `${webhookPrefix}${rpcSegment}/${redacted}/${raw.join('/')}`;
+    }
+    if (url.searchParams.has('code')) url.searchParams.set('code', redacted);
+    if (!authorized) {
+      req.resume();
+      return reply(
+        res,
+        401,
+        problemOf(
+          401,
+          'The durable webhooks need the system key: the `code` query parameter (see docs/durable.md).',
+          'query.code',
+        ),
+      );
+    }
+    let segments: string[];
+    try {
+      segments = raw.map((s) => decodeURIComponent(s));
+    } catch {
+      req.resume();
+      return reply(res, 400, problemOf(400, 'The path has malformed percent-encoding.', 'path'));
+    }
     const body = await readBody(req, maxBodyBytes);
     if (body === undefined)
       return reply(res, 413, problemOf(413, `the request body is over ${maxBodyBytes} bytes`));
     const text = body.toString('utf8');
-    const segments = url.pathname
-      .slice(webhookPrefix.length)
-      .split('/')
-      .filter(Boolean)
-      .map((s) => decodeURIComponent(s));
     const origin = `http://${req.headers.host ?? 'localhost'}`;
     const [head, ...rest] = segments;
 
@@ -133,7 +163,7 @@ export function durableWebhooks(runtime: LocalDurableRuntime): MountedHandler {
             res,
             running ? 202 : 200,
             status,
-            running ? { location: url.toString(), 'retry-after': '5' } : {},
+            running ? { location: self.toString(), 'retry-after': '5' } : {},
           );
         }
         if (method === 'DELETE') {

@@ -1,4 +1,5 @@
 import { createServices } from '../app/services';
+import { runningHost } from '../local/hostMarker';
 import { readSettings, SettingsError } from '../app/settings';
 import { checkOlistFolder, formatSummary, ImportInputError, importOlist } from './olist';
 
@@ -39,6 +40,14 @@ async function main(argv: string[]): Promise<number> {
   }
   checkOlistFolder(folder); // before opening the store, which would create DATA_DIR
   const settings = readSettings();
+  const host = settings.EVENT_STORE === 'sqlite' ? runningHost(settings.DATA_DIR) : undefined;
+  if (host) {
+    console.error(
+      `note: npm start (pid ${host.pid}, port ${host.port}) uses this DATA_DIR too. The import works, but SQLite ` +
+        'has one writer at a time: it runs slower and the host answers slowly until it ends. ' +
+        'Stopping the host first (Ctrl+C) is faster; the read model catches up either way.',
+    );
+  }
   const services = createServices(settings);
   try {
     console.error(`importing Olist from ${folder} into ${settings.DATA_DIR}`);

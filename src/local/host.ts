@@ -9,6 +9,7 @@ import { LocalChangeFeed } from './changeFeed';
 import { createDurableRuntime } from './durable';
 import { createLocalTopic } from './eventGrid/setup';
 import { FunctionsCore } from './functionsCore';
+import { writeHostMarker } from './hostMarker';
 import { LocalHttpServer } from './httpServer';
 import { loadLocalSettings } from './localSettings';
 import { Logger } from './logger';
@@ -76,6 +77,8 @@ export async function startHost(core: FunctionsCore): Promise<RunningHost> {
   const port = await http.listen(settings.PORT);
   durable.start(`http://127.0.0.1:${port}`);
   process.env.PORT = String(port);
+  const removeMarker =
+    settings.EVENT_STORE === 'sqlite' ? writeHostMarker(settings.DATA_DIR, port) : () => {};
   local.pointPublisherAt(port);
   local.topic.start();
   feeds.forEach((f) => f.start());
@@ -113,6 +116,7 @@ export async function startHost(core: FunctionsCore): Promise<RunningHost> {
       closeEventing();
       local.db.close();
       await closeServices();
+      removeMarker();
       logger.info('host', 'stopped');
     })());
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { currentSchemaVersion, eventDataSchemas, EventType } from '../domain/events';
 import {
   CustomerNotification,
   EventRef,
@@ -7,20 +8,65 @@ import {
   StockDemandStore,
 } from '../store/consumers';
 
-/** The parts of a received CloudEvent the consumers rely on; anything else is refused as malformed. */
-export const receivedCloudEvent = z.object({
-  id: z.string().min(1),
+/**
+ * A received CloudEvent checked against the producer's own rules (see cloudEvents.ts): `id` is
+ * `{orderId}:{orderversion}`, `subject` is `orders/{orderId}`, `orderversion` a positive integer, and
+ * `data` valid for the event type at the schema version the `type` names, which must be the current one.
+ */
+const envelope = z.object({
+  id: z.string().regex(/^[A-Za-z0-9_.:-]{1,128}:[1-9]\d{0,14}$/),
   type: z.string().regex(/\.[A-Za-z]+\.v\d+$/),
   time: z.string(),
   data: z.record(z.string(), z.unknown()),
-  orderversion: z.coerce.number().int().positive(),
-  subject: z.string().regex(/^orders\/.+/),
+  orderversion: z.number().int().positive(),
+  subject: z.string().regex(/^orders\/[A-Za-z0-9_.:-]{1,128}$/),
 });
-export type ReceivedCloudEvent = z.infer<typeof receivedCloudEvent>;
+
+export interface ReceivedCloudEvent extends z.infer<typeof envelope> {
+  eventType: EventType;
+}
 
 /** `OrderCreated` out of `com.contoso.orders.OrderCreated.v2`. */
 export const eventTypeOf = (cloudEventType: string): string =>
   /\.([A-Za-z]+)\.v\d+$/.exec(cloudEventType)?.[1] ?? '';
+
+/** What a consumer makes of a delivery before acting on it. */
+export type Reception =
+  { kind: 'ignored' } | { kind: 'malformed'; reason: string } | { kind: 'event'; event: ReceivedCloudEvent };
+
+/**
+ * Reads a delivery for a consumer that handles `handled` types: other types are ignored (the Azure
+ * subscription filter would not even deliver them); an event of a handled type that breaks the
+ * producer's rules is malformed: it can never be processed, so the consumer logs it and does not retry.
+ */
+export function receive(raw: unknown, handled: EventType[]): Reception {
+  const type = (raw as { type?: unknown } | null)?.type;
+  const eventType = typeof type === 'string' ? eventTypeOf(type) : '';
+  if (!handled.includes(eventType as EventType)) return { kind: 'ignored' };
+  const parsed = envelope.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { kind: 'malformed', reason: `${issue.path.join('.')}: ${issue.message}` };
+  }
+  const e = parsed.data;
+  const orderId = e.subject.slice('orders/'.length);
+  if (e.id !== `${orderId}:${e.orderversion}`) {
+    return { kind: 'malformed', reason: 'id is not {orderId}:{orderversion} of the subject' };
+  }
+  const version = Number(/\.v(\d+)$/.exec(e.type)![1]);
+  if (version !== currentSchemaVersion[eventType as EventType]) {
+    return { kind: 'malformed', reason: `${eventType} v${version} is not the published schema version` };
+  }
+  const data = eventDataSchemas[eventType as EventType].safeParse(e.data);
+  if (!data.success) {
+    const issue = data.error.issues[0];
+    return { kind: 'malformed', reason: `data.${issue.path.join('.')}: ${issue.message}` };
+  }
+  return {
+    kind: 'event',
+    event: { ...e, data: data.data as Record<string, unknown>, eventType: eventType as EventType },
+  };
+}
 
 const refOf = (consumer: string, e: ReceivedCloudEvent): EventRef => ({
   consumer,
@@ -42,8 +88,8 @@ export async function checkStock(
   event: ReceivedCloudEvent,
   store: StockDemandStore,
 ): Promise<ConsumerResult> {
-  if (eventTypeOf(event.type) !== 'ProductAddedToOrder') return { outcome: 'ignored' };
-  const data = z.object({ productId: z.string(), quantity: z.number().int().positive() }).parse(event.data);
+  if (event.eventType !== 'ProductAddedToOrder') return { outcome: 'ignored' };
+  const data = event.data as { productId: string; quantity: number };
   const outcome = await store.addDemand(refOf('stockCheck', event), data.productId, data.quantity);
   const demand = await store.get(data.productId);
   const note = demand?.overDemand
@@ -69,7 +115,7 @@ export async function notifyCustomer(
   event: ReceivedCloudEvent,
   store: NotificationStore,
 ): Promise<ConsumerResult> {
-  const entry = messages[eventTypeOf(event.type)];
+  const entry = messages[event.eventType];
   if (!entry) return { outcome: 'ignored' };
   const [kind, text] = entry;
   const ref = refOf('customerNotifications', event);

@@ -43,6 +43,12 @@ const conflict = (message: string, field?: string) => new DomainError('conflict'
 
 /** Most units of one product on one order. */
 export const maxLineQuantity = 1_000_000;
+/**
+ * Most lines (distinct products) on one order. Acceptance reserves every line in parallel, each an
+ * activity appending to the order's stream; beyond a few dozen lines that fan-out costs more than an
+ * order is worth (the largest Olist order has 21 items).
+ */
+export const maxLines = 50;
 /** Exclusive upper bound of an order total, in major units of its currency (15 integer digits). */
 export const maxOrderTotal = 10n ** 15n;
 
@@ -96,6 +102,9 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
         );
       }
       const existing = state.lines.find((l) => l.productId === line.productId);
+      if (!existing && state.lines.length >= maxLines) {
+        throw new DomainError('invalid', `an order holds at most ${maxLines} lines`, 'productId');
+      }
       if ((existing?.quantity ?? 0) + line.quantity > maxLineQuantity) {
         throw new DomainError('invalid', `a line holds at most ${maxLineQuantity} units`, 'quantity');
       }

@@ -6,7 +6,8 @@ import { Id } from './ids';
  * Older stored versions are upcast on read (see upcasters.ts); stored events are never rewritten.
  * Money fields are canonical decimal strings in the currency's minor unit (see money.ts).
  */
-const Amount = z.string().regex(/^\d+(\.\d+)?$/);
+// The same bounds as the API: 16 integer digits, 6 fraction digits at most (money.ts).
+const Amount = z.string().regex(/^(0|[1-9]\d{0,15})(\.\d{1,6})?$/);
 const Currency = z.string().regex(/^[A-Z]{3}$/);
 const Reason = z.string().min(1);
 
@@ -15,7 +16,7 @@ export const eventDataSchemas = {
   OrderCreatedBasedOnAReferral: z.object({ customerId: Id, referralCode: Id }),
   ProductAddedToOrder: z.object({
     productId: Id,
-    quantity: z.number().int().positive(),
+    quantity: z.number().int().positive().max(1_000_000),
     unitPrice: Amount,
     currency: Currency,
     sellerId: Id.optional(),

@@ -1,5 +1,5 @@
-import { app } from '@azure/functions';
-import { notifyCustomer, receivedCloudEvent } from '../app/consumers';
+import { app, InvocationContext } from '@azure/functions';
+import { notifyCustomer, receive } from '../app/consumers';
 import { getEventing } from '../app/eventing';
 import { DomainError } from '../domain/decider';
 import { endpoint } from '../http/endpoint';
@@ -10,8 +10,10 @@ import { orderNotificationsRoute } from '../http/routes';
  * record; on Azure a Logic App subscribed to the same events does the sending.
  */
 app.eventGrid('customerNotifications', {
-  handler: async (event: unknown) => {
-    await notifyCustomer(receivedCloudEvent.parse(event), getEventing().notifications);
+  handler: async (event: unknown, context: InvocationContext) => {
+    const r = receive(event, ['OrderAccepted', 'OrderRejected', 'OrderCancelled']);
+    if (r.kind === 'malformed') return context.error(`notifications: dropped a malformed event: ${r.reason}`);
+    if (r.kind === 'event') await notifyCustomer(r.event, getEventing().notifications);
   },
 });
 

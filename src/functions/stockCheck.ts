@@ -1,5 +1,5 @@
 import { app, InvocationContext } from '@azure/functions';
-import { checkStock, receivedCloudEvent } from '../app/consumers';
+import { checkStock, receive } from '../app/consumers';
 import { getEventing } from '../app/eventing';
 import { DomainError } from '../domain/decider';
 import { endpoint } from '../http/endpoint';
@@ -8,7 +8,10 @@ import { stockDemandRoute } from '../http/routes';
 /** Event Grid subscriber (filter: ProductAddedToOrder): stock demand per product, flagged over stock. */
 app.eventGrid('stockCheck', {
   handler: async (event: unknown, context: InvocationContext) => {
-    const result = await checkStock(receivedCloudEvent.parse(event), getEventing().stockDemand);
+    const r = receive(event, ['ProductAddedToOrder']);
+    if (r.kind === 'malformed') return context.error(`stock check: dropped a malformed event: ${r.reason}`);
+    if (r.kind === 'ignored') return;
+    const result = await checkStock(r.event, getEventing().stockDemand);
     if (result.note) context.warn(`stock check: ${result.note}`);
   },
 });

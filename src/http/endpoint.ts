@@ -12,6 +12,8 @@ import { parseIfMatch } from './etag';
 import { FieldError, problem, validationProblem } from './problem';
 import { RouteSpec } from './routes';
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 /** Largest accepted request body, in bytes (1 MB); larger bodies get 413. */
 export const maxBodyBytes = 1024 * 1024;
 
@@ -81,7 +83,19 @@ async function readJsonBody(
       res: problem(415, 'unsupported-media-type', `body must be application/json, got ${type}`),
     };
   }
-  const text = bytes.toString('utf8');
+  const encoding = request.headers.get('content-encoding');
+  if (encoding && encoding.trim().toLowerCase() !== 'identity') {
+    return {
+      ok: false,
+      res: problem(415, 'unsupported-media-type', `content-encoding ${encoding} is not accepted`),
+    };
+  }
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    return { ok: false, res: validationProblem([{ field: 'body', message: 'not valid UTF-8' }]) };
+  }
   try {
     return { ok: true, value: JSON.parse(text), text };
   } catch (err) {
@@ -92,7 +106,8 @@ async function readJsonBody(
   }
 }
 
-const traceparentFormat = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+// W3C Trace Context: version ff, an all-zero trace id and an all-zero parent id are invalid.
+const traceparentFormat = /^(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
 const correlationFormat = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /**

@@ -17,12 +17,24 @@ const CurrencyCode = z
   .refine(isCurrency, 'must be an ISO 4217 currency code such as "BRL"')
   .meta({ example: 'BRL' });
 // Bounded by the request body (1 MB) and, for what is stored, by Event Grid's 1 MB event limit.
+/** Text a person reads: no control characters but tab and newline, and well-formed UTF-16. */
+export function printable(text: string): boolean {
+  // eslint-disable-next-line no-control-regex -- the point is to find control characters
+  const control = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+  const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+  return !control.test(text) && !loneSurrogate.test(text);
+}
+
 /** A query or path parameter holding a plain decimal integer ("10"; not "1e1", " 10" or "0x0a"). */
 const IntegerParam = z
   .string()
   .regex(/^(0|[1-9]\d{0,9})$/, 'must be a whole number such as 50')
   .transform(Number);
-const Reason = z.string().trim().min(1);
+const Reason = z
+  .string()
+  .trim()
+  .min(1)
+  .refine(printable, 'must not contain control characters or lone surrogates');
 
 export const CreateOrderBody = z
   .strictObject({ customerId: IdParam, referralCode: IdParam.optional(), orderId: IdParam.optional() })

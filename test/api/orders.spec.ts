@@ -122,7 +122,7 @@ describe('order API over HTTP on the local host', () => {
       '/api/orders',
       { customerId: 'cust-1', orderId },
       {
-        traceparent: '-',
+        traceparent: '00-00000000000000000000000000000000-0000000000000000-01',
         'x-correlation-id': 'has spaces',
         'x-ms-client-principal-name': 'orchestration:orderAcceptance',
       },

@@ -50,6 +50,19 @@ describe('order lines', () => {
       .when({ type: 'AddProduct', line: { ...line, quantity: 2 }, occurredAt: at })
       .thenRefused('invalid', /at most 1000000 units/));
 
+  it('holds at most 50 lines, while more units of a product already on it are fine', () => {
+    const lines = Array.from(
+      { length: 50 },
+      (_, k): OrderEvent => ({ ...added, data: { ...line, productId: `p-${k}` } }) as OrderEvent,
+    );
+    given(created, ...lines)
+      .when({ type: 'AddProduct', line: { ...line, productId: 'p-new' }, occurredAt: at })
+      .thenRefused('invalid', /at most 50 lines/);
+    given(created, ...lines)
+      .when({ type: 'AddProduct', line: { ...line, productId: 'p-7' }, occurredAt: at })
+      .then({ type: 'ProductAddedToOrder', data: { ...line, productId: 'p-7' }, occurredAt: at });
+  });
+
   it('keeps an order total below 10^15 in its currency', () =>
     given(created)
       .when({

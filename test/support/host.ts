@@ -67,7 +67,12 @@ export async function call(
   const res = await fetch(host.baseUrl + path, {
     method,
     headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    body:
+      body === undefined
+        ? undefined
+        : typeof body === 'string' || body instanceof Uint8Array
+          ? body
+          : JSON.stringify(body),
   });
   const text = await res.text();
   let parsed: unknown = text;

@@ -18,14 +18,35 @@ export const cloudEventJson = z
   })
   .catchall(z.unknown())
   .superRefine((event, ctx) => {
-    for (const name of Object.keys(event)) {
-      if (!/^[a-z0-9]{1,20}$/.test(name) && name !== 'data_base64') {
-        ctx.addIssue({
-          code: 'custom',
-          path: [name],
-          message: 'attribute names are lowercase letters and digits',
-        });
+    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    const core = new Set([
+      'specversion',
+      'id',
+      'source',
+      'type',
+      'subject',
+      'time',
+      'datacontenttype',
+      'dataschema',
+    ]);
+    for (const [name, value] of Object.entries(event)) {
+      if (name === 'data' || name === 'data_base64' || core.has(name)) continue;
+      if (!/^[a-z0-9]{1,20}$/.test(name)) issue(name, 'attribute names are lowercase letters and digits');
+      // Extension values are of the CloudEvents type system: String, Integer, Boolean (URI, Timestamp
+      // and Binary travel as strings in JSON).
+      else if (!['string', 'boolean'].includes(typeof value) && !Number.isInteger(value)) {
+        issue(name, 'an extension value is a string, an integer or a boolean');
       }
+    }
+    // JSON event format §3.1: data or data_base64, not both; data_base64 is Base64 text.
+    if ('data' in event && 'data_base64' in event)
+      issue('data_base64', 'an event has data or data_base64, not both');
+    const b64 = event.data_base64;
+    if (
+      b64 !== undefined &&
+      (typeof b64 !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0)
+    ) {
+      issue('data_base64', 'must be Base64 text');
     }
   });
 

@@ -48,14 +48,16 @@ export class DeliveryQueue {
     if (rows.length) this.insert(rows);
   }
 
-  due(now: number, limit: number, exclude: Set<number>): Delivery[] {
+  /** Due deliveries in due order, leaving out those in `exclude` and those of `busy` subscriptions. */
+  due(now: number, limit: number, exclude: Set<number>, busy: string[] = []): Delivery[] {
+    const notBusy = busy.length ? `AND subscription NOT IN (${busy.map(() => '?').join(', ')})` : '';
     const rows = this.db
       .prepare(
         `SELECT delivery_id AS deliveryId, subscription, event_id AS eventId, event, attempts, due_at AS dueAt,
                 expires_at AS expiresAt
-         FROM eventgrid_deliveries WHERE due_at <= ? ORDER BY due_at, delivery_id LIMIT ?`,
+         FROM eventgrid_deliveries WHERE due_at <= ? ${notBusy} ORDER BY due_at, delivery_id LIMIT ?`,
       )
-      .all(now, limit + exclude.size) as Delivery[];
+      .all(now, ...busy, limit + exclude.size) as Delivery[];
     return rows.filter((r) => !exclude.has(r.deliveryId)).slice(0, limit);
   }
 

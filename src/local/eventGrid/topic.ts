@@ -39,7 +39,9 @@ type Target =
     };
 
 const origin = 'eventgrid.azure.net';
-const maxConcurrentDeliveries = 16;
+const maxConcurrentDeliveries = 32;
+/** A slow subscriber holds at most this many deliveries, so it cannot starve the others. */
+const maxConcurrentPerSubscription = 4;
 
 function eventGridError(res: ServerResponse, status: number, code: string, message: string): number {
   res.writeHead(status, { 'content-type': 'application/json' });
@@ -66,6 +68,7 @@ export class LocalEventGridTopic {
   private readonly targets = new Map<string, Target>();
   private readonly validated = new Set<string>();
   private readonly inFlight = new Map<number, Promise<void>>();
+  private readonly inFlightBySubscription = new Map<number, string>();
   private timer?: NodeJS.Timeout;
   private running = false;
   private pumping = false;
@@ -112,8 +115,21 @@ export class LocalEventGridTopic {
     await Promise.all(this.inFlight.values());
   }
 
-  /** The HTTP handler of the topic endpoint. */
+  /** The HTTP handler of the topic endpoint: Event Grid's JSON error shape for every refusal. */
   handle = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<number> => {
+    try {
+      return await this.receive(req, res, url);
+    } catch (err) {
+      if (res.headersSent) throw err;
+      // JSON nested too deep to measure or check: refused like any malformed body.
+      if (err instanceof RangeError)
+        return eventGridError(res, 400, 'BadRequest', 'the body is nested too deeply');
+      this.logger.error('eventgrid', 'publish failed', err);
+      return eventGridError(res, 500, 'InternalServerError', 'the local topic failed; see the host log');
+    }
+  };
+
+  private receive = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<number> => {
     if (!/^\/eventgrid\/api\/events\/?$/.test(url.pathname)) {
       req.resume();
       return eventGridError(res, 404, 'NotFound', 'the local topic is at /eventgrid/api/events');
@@ -137,8 +153,8 @@ export class LocalEventGridTopic {
       );
     }
     const type = String(req.headers['content-type'] ?? '');
-    const batch = /^application\/cloudevents-batch\+json/i.test(type);
-    if (!batch && !/^application\/cloudevents\+json/i.test(type)) {
+    const batch = /^application\/cloudevents-batch\+json\s*(;|$)/i.test(type);
+    if (!batch && !/^application\/cloudevents\+json\s*(;|$)/i.test(type)) {
       return eventGridError(
         res,
         400,
@@ -226,9 +242,17 @@ export class LocalEventGridTopic {
         this.pumpAgain = false;
         const free = maxConcurrentDeliveries - this.inFlight.size;
         if (free <= 0) break;
-        for (const d of this.queue.due(Date.now(), free, new Set(this.inFlight.keys()))) {
+        const busy = new Map<string, number>();
+        for (const sub of this.inFlightBySubscription.values()) busy.set(sub, (busy.get(sub) ?? 0) + 1);
+        const full = [...busy].filter(([, n]) => n >= maxConcurrentPerSubscription).map(([sub]) => sub);
+        for (const d of this.queue.due(Date.now(), free, new Set(this.inFlight.keys()), full)) {
+          const held = busy.get(d.subscription) ?? 0;
+          if (held >= maxConcurrentPerSubscription) continue;
+          busy.set(d.subscription, held + 1);
+          this.inFlightBySubscription.set(d.deliveryId, d.subscription);
           const run = this.attempt(d).finally(() => {
             this.inFlight.delete(d.deliveryId);
+            this.inFlightBySubscription.delete(d.deliveryId);
             this.pump();
           });
           this.inFlight.set(d.deliveryId, run);
@@ -283,6 +307,10 @@ export class LocalEventGridTopic {
       this.logger.warn('eventgrid', `dead-lettered ${d.eventId} for ${d.subscription}: ${reason}`);
       return;
     }
+    this.logger.warn(
+      'eventgrid',
+      `delivery of ${d.eventId} to ${d.subscription} failed (attempt ${attempts}): ${outcome.error}; next in ${Math.round((next - Date.now()) / 1000)} s`,
+    );
     this.queue.retryLater(d.deliveryId, attempts, next, outcome.error);
   }
 

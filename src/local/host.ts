@@ -120,7 +120,8 @@ export async function startHost(core: FunctionsCore): Promise<RunningHost> {
       logger.info('host', 'stopped');
     })());
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => void stop().then(() => process.exit(0)));
+    // `on`, not `once`: a second signal while draining must not kill the process half-way.
+    process.on(signal, () => void stop().then(() => process.exit(0)));
   }
   return { port, stop };
 }

@@ -74,6 +74,7 @@ export class LocalHttpServer {
   private readonly server: Server;
   private inFlight = 0;
   private drained?: () => void;
+  private draining = false;
   private readonly mounts: { prefix: string; handler: MountedHandler }[] = [];
 
   constructor(
@@ -106,21 +107,36 @@ export class LocalHttpServer {
     });
   }
 
+  /**
+   * Drains: requests in flight are answered (with `Connection: close`), requests that arrive meanwhile get
+   * 503 with `Retry-After` instead of a reset connection; once none is in flight, the listener closes.
+   */
   close(): Promise<void> {
+    this.draining = true;
     return new Promise((resolve) => {
-      this.server.close();
-      this.server.closeIdleConnections();
-      if (this.inFlight === 0) resolve();
-      else this.drained = resolve;
+      const finish = () => {
+        this.server.close(() => resolve());
+        this.server.closeAllConnections();
+      };
+      if (this.inFlight === 0) finish();
+      else this.drained = finish;
     });
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.draining) {
+      req.resume();
+      res.shouldKeepAlive = false;
+      const answer = problem(503, 'shutting-down', 'the host is shutting down; retry shortly');
+      await send(res, { ...answer, headers: { ...answer.headers, 'retry-after': '1' } });
+      return;
+    }
     const started = process.hrtime.bigint();
     this.inFlight++;
     let status = 500;
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
     try {
+      if (this.draining) res.shouldKeepAlive = false;
       status = await this.dispatch(req, res, url);
     } catch (err) {
       this.logger.error('http', 'request failed', err);

@@ -48,7 +48,7 @@ export async function startTestHost(env: Record<string, string> = {}, dataDir?: 
     logs,
     process: child,
     stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
+      if (child.exitCode === null && child.signalCode === null && !child.killed) child.kill('SIGTERM');
       return exited;
     },
   };

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DomainError, maxLineQuantity, maxOrderTotal, orderTotal } from '../domain/decider';
 import { toMinorUnits } from '../domain/money';
 import { OrderStatus } from '../domain/state';
+import { cloudEventId } from './cloudEvents';
 import { EventMetadata, RecordedEvent, StoredEventRecord } from '../store/eventStore';
 import { StockReservations } from '../store/stockReservations';
 import { AcceptanceSettings } from './acceptanceSettings';
@@ -16,6 +17,11 @@ import { OrderService } from './orderService';
 export const acceptanceOrchestration = 'orderAcceptance';
 /** Name of the external event that carries an approval decision. */
 export const approvalEvent = 'approval';
+/**
+ * Name of the external event the stock-release function raises when the order is cancelled while its
+ * acceptance runs. A hint, not a fact: the orchestrator checks the order's status before it acts on it.
+ */
+export const orderCancelledEvent = 'orderCancelled';
 export const acceptanceActivities = {
   validate: 'orderAcceptance-validate',
   reserveStock: 'orderAcceptance-reserveStock',
@@ -25,6 +31,8 @@ export const acceptanceActivities = {
 } as const;
 /** Who the acceptance's commands name as their actor. */
 export const acceptanceActor = 'orchestration:orderAcceptance';
+/** Who the stock-release function's commands name as their actor (StockReleased after a cancellation). */
+export const stockReleaseActor = 'function:stockRelease';
 
 /** The acceptance instance of an order: one per order, so a second delivery of OrderSubmitted starts nothing. */
 export const acceptanceInstanceId = (orderId: string): string => `acceptance-${orderId}`;
@@ -114,6 +122,7 @@ export type AcceptanceStep =
   | 'rejecting'
   | 'accepted'
   | 'rejected'
+  | 'cancelled'
   | 'skipped';
 
 /** The orchestration's custom status: the step it is at, for a person following it. */
@@ -129,11 +138,20 @@ export interface AcceptanceStatus {
   invalidApprovalIgnored?: number;
   /** What was wrong with the last ignored `approval` event. */
   lastInvalidApproval?: string;
+  /** While awaiting an approval: `orderCancelled` events ignored because the order was still submitted. */
+  cancellationIgnored?: number;
 }
+
+/**
+ * How an acceptance ended. `cancelled`: the order was cancelled while the acceptance ran (what it had
+ * reserved is released); `skipped`: the order was no longer submitted when the acceptance started, or was
+ * decided by something else meanwhile.
+ */
+export type AcceptanceOutcome = 'accepted' | 'rejected' | 'cancelled' | 'skipped';
 
 export interface AcceptanceOutput {
   orderId: string;
-  outcome: 'accepted' | 'rejected' | 'skipped';
+  outcome: AcceptanceOutcome;
   reason?: string;
   approvedBy?: string;
   /** Products reserved, and (after a rejection) released again. */
@@ -298,18 +316,71 @@ export async function reserveStock(
   return { productId: input.productId, quantity: input.quantity, reservationId };
 }
 
+/**
+ * Returns a reservation's units to stock and records StockReleased (when the order's stream still holds
+ * the reservation). Idempotent: a second call releases and appends nothing.
+ * @returns whether this call changed anything (units returned or StockReleased appended)
+ */
+async function releaseReservation(
+  deps: AcceptanceDeps,
+  orderId: string,
+  productId: string,
+  metadata: EventMetadata,
+): Promise<boolean> {
+  const reservationId = reservationIdOf(orderId, productId);
+  const before = await deps.stock.get(reservationId);
+  if (before?.status === 'reserved') await deps.stock.release(reservationId);
+  const r = await deps.orders.handle(orderId, { type: 'ReleaseStock', productId }, { metadata });
+  return before?.status === 'reserved' || r.appended.length > 0;
+}
+
 /** Activity `releaseStock` (compensation): returns the units and records StockReleased; a repeat changes nothing. */
 export async function releaseStock(
   deps: AcceptanceDeps,
   input: ActivityBase & { productId: string },
 ): Promise<{ productId: string; released: boolean }> {
-  const released = await deps.stock.release(reservationIdOf(input.orderId, input.productId));
-  await deps.orders.handle(
-    input.orderId,
-    { type: 'ReleaseStock', productId: input.productId },
-    { metadata: metadataOf(input) },
-  );
-  return { productId: input.productId, released: released !== undefined };
+  await releaseReservation(deps, input.orderId, input.productId, metadataOf(input));
+  const reservation = await deps.stock.get(reservationIdOf(input.orderId, input.productId));
+  return { productId: input.productId, released: reservation !== undefined };
+}
+
+/** An OrderCancelled as the change feed delivers it: its order, version, and the cancel's correlation. */
+export interface CancellationNotice {
+  orderId: string;
+  /** The stream version of the OrderCancelled event (its CloudEvent id is `{orderId}:{version}`). */
+  version: number;
+  correlationId?: string;
+}
+
+/**
+ * Releases every reservation a cancelled order still holds, in the stock store and in its stream
+ * (StockReleased through `OrderService.handle` ReleaseStock, the compensation's own logic), whether the
+ * order was cancelled while its acceptance ran or after it was accepted. The products looked at are the
+ * reservations of the stream and the order's lines (a reservation the stock store took but whose
+ * StockReserved was refused by the cancellation is released by the reserve activity itself; looking at the
+ * lines covers a crash in between). The events name the OrderCancelled's CloudEvent id as causation id
+ * and `function:stockRelease` as actor. Idempotent: a second delivery releases and appends nothing.
+ * @returns the order's status and the products whose stock this call returned or whose StockReleased it
+ *   appended; nothing is done unless the order is cancelled
+ */
+export async function releaseCancelledOrder(
+  deps: AcceptanceDeps,
+  notice: CancellationNotice,
+): Promise<{ status?: OrderStatus; released: string[] }> {
+  const { state } = await deps.orders.load(notice.orderId);
+  if (!state.exists) return { released: [] };
+  if (state.status !== 'cancelled') return { status: state.status, released: [] };
+  const metadata: EventMetadata = {
+    correlationId: notice.correlationId ?? notice.orderId,
+    causationId: cloudEventId(notice.orderId, notice.version),
+    actor: stockReleaseActor,
+  };
+  const products = [...new Set([...Object.keys(state.reservations), ...state.lines.map((l) => l.productId)])];
+  const released: string[] = [];
+  for (const productId of products) {
+    if (await releaseReservation(deps, notice.orderId, productId, metadata)) released.push(productId);
+  }
+  return { status: state.status, released };
 }
 
 /** Activity `accept`: records OrderAccepted; `ok: false` when the order left `submitted` meanwhile (cancelled). */

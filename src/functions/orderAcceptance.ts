@@ -6,6 +6,7 @@ import {
   AcceptanceInput,
   AcceptanceLine,
   acceptanceOrchestration,
+  AcceptanceOutcome,
   AcceptanceOutput,
   AcceptanceStatus,
   AcceptanceStep,
@@ -13,6 +14,7 @@ import {
   acceptOrder,
   approvalEvent,
   ApprovalDecision,
+  orderCancelledEvent,
   parseApproval,
   rejectOrder,
   releaseStock,
@@ -31,7 +33,9 @@ import { closeAcceptanceServices, getAcceptanceDeps } from '../app/acceptanceSer
  *
  * Every way out decides the order where that is still possible: a refusal, a failed reservation, a
  * malformed or late approval and any unexpected error (an activity failing every attempt, a bug) end in
- * OrderRejected with the reason, after the stock reserved so far is released. Only a reject activity that
+ * OrderRejected with the reason, after the stock reserved so far is released. A cancellation of the order
+ * (the `orderCancelled` event while awaiting an approval, or an accept/reject that finds the order
+ * cancelled) ends it with outcome `cancelled`, the stock released. Only a reject activity that
  * fails every attempt leaves the instance Failed with the order submitted (nothing is left to record the
  * decision with); GET /api/orders/{id}/acceptance says so.
  */
@@ -58,6 +62,10 @@ function retryOptionsOf(r: ReservationRetry): RetryOptions {
 }
 
 const isFinished = (t: Task) => t.isCompleted || t.isFaulted;
+
+/** The outcome when an activity found the order no longer submitted: cancelled meanwhile, or decided. */
+const notSubmitted = (status: string): AcceptanceOutcome =>
+  status === 'cancelled' ? 'cancelled' : 'skipped';
 
 /** Where the orchestration is, for the recovery from an unexpected error. */
 interface Progress {
@@ -160,7 +168,7 @@ function* compensateAndReject(
     reason,
     failures,
   })) as { ok: boolean; status: string };
-  const outcome = rejected.ok ? 'rejected' : 'skipped';
+  const outcome = rejected.ok ? 'rejected' : notSubmitted(rejected.status);
   status({ step: outcome, detail: (rejected.ok ? reason : `the order is ${rejected.status}`) + leftover });
   return {
     orderId: base.orderId,
@@ -172,7 +180,38 @@ function* compensateAndReject(
   };
 }
 
-const finalSteps = new Set<AcceptanceStep>(['accepted', 'rejected', 'skipped']);
+/**
+ * Ends an acceptance whose order left `submitted` under it (cancelled, as a rule): releases what it
+ * reserved, and ends with outcome `cancelled` (`skipped` for any other status), the order left as it is.
+ * The stock-release function releases the same reservations when it sees OrderCancelled; both are
+ * idempotent, whichever runs first.
+ */
+function* releaseAndEnd(
+  context: OrchestrationContext,
+  base: ActivityBase,
+  progress: Progress,
+  reason: string,
+  orderStatus: string,
+): Generator<Task, AcceptanceOutput, unknown> {
+  const status = statusSetter(context, base.orderId, progress);
+  const reserved = [...progress.reserved];
+  status({ step: 'releasing-stock', detail: reason });
+  const { released, unreleased } = yield* releaseAll(context, base, reserved, progress.retry);
+  progress.reserved = unreleased;
+  const outcome = notSubmitted(orderStatus);
+  const leftover = unreleased.length ? `; stock still reserved for ${unreleased.join(', ')}` : '';
+  status({ step: outcome, detail: reason + leftover });
+  return {
+    orderId: base.orderId,
+    outcome,
+    reason,
+    reserved,
+    released,
+    ...(unreleased.length ? { unreleased } : {}),
+  };
+}
+
+const finalSteps = new Set<AcceptanceStep>(['accepted', 'rejected', 'cancelled', 'skipped']);
 
 const doing: Record<AcceptanceStep, string> = {
   validating: 'validating the order',
@@ -183,6 +222,7 @@ const doing: Record<AcceptanceStep, string> = {
   rejecting: 'rejecting the order',
   accepted: 'finishing',
   rejected: 'finishing',
+  cancelled: 'finishing',
   skipped: 'finishing',
 };
 
@@ -219,7 +259,7 @@ function* recover(
   }
   status({ step: 'releasing-stock', detail: reason });
   const { released, unreleased } = yield* releaseAll(context, base, reserved, progress.retry);
-  const outcome = rejected.ok ? 'rejected' : 'skipped';
+  const outcome = rejected.ok ? 'rejected' : notSubmitted(rejected.status);
   status({ step: outcome, detail: rejected.ok ? reason : `the order is ${rejected.status}` });
   return {
     orderId: base.orderId,
@@ -235,7 +275,9 @@ function* recover(
  * validate → reserve every line in parallel (retried per RESERVATION_RETRY_*) → above APPROVAL_THRESHOLD
  * wait for a well-formed `approval` event until APPROVAL_TIMEOUT_SECONDS have passed (malformed ones are
  * counted in the custom status and ignored) → OrderAccepted; or release every reservation made and
- * OrderRejected with the reason. An unexpected error is compensated the same way (`recover`).
+ * OrderRejected with the reason. An `orderCancelled` event during the wait, once `validate` confirms the
+ * order is cancelled, releases the reservations and ends with outcome `cancelled`. An unexpected error is
+ * compensated the same way (`recover`).
  */
 export const orderAcceptanceOrchestrator: OrchestrationHandler = function* (context) {
   const input = context.df.getInput() as AcceptanceInput;
@@ -300,27 +342,53 @@ function* decide(
     const timeout = context.df.createTimer(deadline);
     let decision: ApprovalDecision | undefined;
     let ignored = 0;
+    let cancellationIgnored = 0;
+    let waitStatus = waiting;
+    const late = () =>
+      compensateAndReject(context, base, progress, `no approval before ${deadline.toISOString()}`);
     // One deadline for all events: a malformed approval decides nothing, the wait goes on until a
-    // well-formed one arrives or the same timer fires.
+    // well-formed one arrives or the same timer fires. An `orderCancelled` event ends the wait once
+    // `validate` finds the order cancelled. Each round waits with new event tasks (the library would queue
+    // a waiting task twice if it were yielded again; an event goes to the newest waiter of its name), and
+    // never yields Task.any with the timer already fired (such a Task.any would never resolve).
     while (decision === undefined) {
+      // Fired while the order was checked, or in one batch with a malformed approval.
+      if (isFinished(timeout)) return yield* late();
       const approval = context.df.waitForExternalEvent(approvalEvent);
-      const winner = yield context.df.Task.any([approval, timeout]);
-      if (winner !== approval) {
-        return yield* compensateAndReject(
+      const cancellation = context.df.waitForExternalEvent(orderCancelledEvent);
+      const winner = yield context.df.Task.any([approval, timeout, cancellation]);
+      if (winner === timeout) return yield* late();
+      if (winner === cancellation) {
+        const now = (yield* callActivityPatiently(
           context,
+          acceptanceActivities.validate,
           base,
-          progress,
-          `no approval before ${deadline.toISOString()}`,
-        );
+        )) as Validation;
+        if (!now.ok && now.skip) {
+          if (!isFinished(timeout)) timeout.cancel();
+          const orderStatus = now.status ?? 'gone';
+          return yield* releaseAndEnd(context, base, progress, `the order is ${orderStatus}`, orderStatus);
+        }
+        // A cancellation event for an order that is still submitted (raised through the webhook): ignored.
+        cancellationIgnored++;
+        waitStatus = { ...waitStatus, cancellationIgnored };
+        status(waitStatus);
+        // An approval that came while the order was checked is read below; else wait again.
+        if (!isFinished(approval)) continue;
       }
       const parsed = parseApproval(approval.result);
       if (parsed.ok) decision = parsed.decision;
       else {
         ignored++;
-        status({ ...waiting, invalidApprovalIgnored: ignored, lastInvalidApproval: clip(parsed.problem) });
+        waitStatus = {
+          ...waitStatus,
+          invalidApprovalIgnored: ignored,
+          lastInvalidApproval: clip(parsed.problem),
+        };
+        status(waitStatus);
       }
     }
-    timeout.cancel();
+    if (!isFinished(timeout)) timeout.cancel();
     if (!decision.approved) {
       const reason = `not approved by ${decision.approver}${decision.comment ? `: ${decision.comment}` : ''}`;
       return yield* compensateAndReject(context, base, progress, reason);
@@ -335,18 +403,7 @@ function* decide(
   })) as { ok: boolean; status: string };
   if (!accepted.ok) {
     // Cancelled while being accepted: give the stock back; the order stays as it is.
-    status({ step: 'releasing-stock', detail: `the order is ${accepted.status}` });
-    const { released, unreleased } = yield* releaseAll(context, base, reserved, retry);
-    progress.reserved = unreleased;
-    status({ step: 'skipped', detail: `the order is ${accepted.status}` });
-    return {
-      orderId: base.orderId,
-      outcome: 'skipped',
-      reason: `the order is ${accepted.status}`,
-      reserved,
-      released,
-      ...(unreleased.length ? { unreleased } : {}),
-    };
+    return yield* releaseAndEnd(context, base, progress, `the order is ${accepted.status}`, accepted.status);
   }
   status({ step: 'accepted', ...(approvedBy ? { detail: `approved by ${approvedBy}` } : {}) });
   return {

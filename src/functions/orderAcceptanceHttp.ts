@@ -38,8 +38,8 @@ const running = (s: { runtimeStatus: string }) =>
 /**
  * What to tell about an acceptance that ended without deciding the order (Terminated, or Failed because
  * even the rejection could not be recorded): the order stays submitted and keeps its reservations, and
- * no acceptance will start for it again. Undefined for any other status, or when the order left
- * `submitted`.
+ * no acceptance will start for it again; cancelling it releases them. Undefined for any other status, or
+ * when the order left `submitted`.
  */
 function undecidedDetail(
   orderId: string,
@@ -56,7 +56,7 @@ function undecidedDetail(
   return (
     `the acceptance ${why} before it decided: order ${orderId} stays submitted and no acceptance starts ` +
     `for it again; cancel it (POST ${cancelPath(orderId)}) to close it` +
-    (held.length ? `; its stock stays reserved (${held.join(', ')}), cancelling does not release it` : '')
+    (held.length ? `; its stock stays reserved (${held.join(', ')}) until it is cancelled` : '')
   );
 }
 
@@ -114,6 +114,11 @@ app.http(acceptanceStatusRoute.name, {
   }),
 });
 
+/**
+ * POST /api/orders/{id}/approval: 404 for an unknown order; 409 once the order left `submitted`
+ * (cancelled, accepted, rejected…), naming its status; 404 when no acceptance of it awaits an approval;
+ * else raises `approval` (202).
+ */
 app.http(approvalRoute.name, {
   methods: [approvalRoute.method],
   route: approvalRoute.route,
@@ -121,8 +126,17 @@ app.http(approvalRoute.name, {
   extraInputs: [df.input.durableClient()],
   handler: endpoint(approvalRoute, async ({ services, params, body, context }) => {
     const { orderId } = params;
-    if (!(await services.orders.load(orderId)).state.exists)
-      throw new DomainError('not-found', 'order does not exist');
+    const { state } = await services.orders.load(orderId);
+    if (!state.exists) throw new DomainError('not-found', 'order does not exist');
+    if (state.status !== 'submitted' && state.status !== 'draft') {
+      // Checked first: an acceptance may still be running (a cancellation on its way to it), but the
+      // decision can no longer apply to the order. A draft is not there yet: 404 below, as before.
+      const detail = `order ${orderId} is ${state.status}; only a submitted order can be approved`;
+      return problem(409, 'order-not-submitted', detail, {
+        orderStatus: state.status,
+        errors: [{ field: 'path.orderId', message: detail }],
+      });
+    }
     const client = df.getClient(context);
     const instanceId = acceptanceInstanceId(orderId);
     const status = await statusOf(client, instanceId);

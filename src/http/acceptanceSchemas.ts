@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { OrderSchema } from './schemas';
+import { OrderSchema, printable } from './schemas';
 
 /**
  * Wire schemas of the acceptance routes (submit's answer, approval, acceptance status). Kept apart from
@@ -14,8 +14,15 @@ export const ApprovalBody = z
       .trim()
       .min(1)
       .max(256)
+      .refine(printable, 'must not contain control characters or lone surrogates')
       .meta({ description: 'Who decided.', example: 'ops@contoso.com' }),
-    comment: z.string().trim().min(1).max(1000).optional(),
+    comment: z
+      .string()
+      .trim()
+      .min(1)
+      .max(1000)
+      .refine(printable, 'must not contain control characters or lone surrogates')
+      .optional(),
   })
   .meta({ id: 'ApprovalRequest' });
 
@@ -48,7 +55,7 @@ export const AcceptanceStatusSchema = z
     output: z
       .unknown()
       .optional()
-      .meta({ description: 'The outcome once Completed: accepted, rejected or skipped.' }),
+      .meta({ description: 'The outcome once Completed: accepted, rejected, cancelled or skipped.' }),
     detail: z.string().optional(),
     createdTime: z.string().optional(),
     lastUpdatedTime: z.string().optional(),

@@ -251,6 +251,9 @@ export const approvalRoute = define({
     202: { description: 'The decision was handed to the acceptance.', schema: acceptance.ApprovalSentSchema },
     400: commonErrors[400],
     404: problemResponse('No such order, or no acceptance of it is waiting for an approval.'),
+    409: problemResponse(
+      'The order is no longer submitted (cancelled, accepted, rejected); orderStatus names its status.',
+    ),
   },
 });
 
@@ -262,7 +265,7 @@ export const acceptanceStatusRoute = define({
   params: s.OrderParams,
   responses: {
     200: {
-      description: 'Decided: Completed (accepted, rejected or skipped), Failed or Terminated.',
+      description: 'Decided: Completed (accepted, rejected, cancelled or skipped), Failed or Terminated.',
       schema: acceptance.AcceptanceStatusSchema,
     },
     202: {

@@ -20,6 +20,7 @@ beforeAll(async () => {
     RESERVATION_RETRY_FIRST_INTERVAL_MS: '20',
     LOCAL_DURABLE_CLOCK: 'manual',
     LOCAL_DURABLE_KEY: durableKey,
+    STOCK_LEVELS: '{"sku-1": 3}',
   });
 });
 afterAll(async () => {
@@ -218,5 +219,63 @@ describe('order acceptance over HTTP on the local host', () => {
     });
     expect(status.body.detail).toContain('its stock stays reserved (p-t)');
     expect((await call(host, 'GET', `/api/orders/${orderId}`)).body.status).toBe('submitted');
+  });
+});
+
+describe('cancelling an order over HTTP on the local host', () => {
+  const typesOf = async (orderId: string): Promise<string[]> =>
+    (await call(host, 'GET', `/api/orders/${orderId}/events`)).body.events.map(
+      (e: { type: string }) => e.type,
+    );
+
+  it('ends an acceptance awaiting an approval: cancelled, stock released, a later approval 409', async () => {
+    const { orderId } = await submittedOrder([{ productId: 'p-x1', quantity: 2, unitPrice: '800.00' }]);
+    await stepIs(orderId, 'awaiting-approval');
+    expect(
+      (await call(host, 'POST', `/api/orders/${orderId}/cancel`, { reason: 'no longer needed' })).status,
+    ).toBe(200);
+    const decided = await pollUntilDecided(`/api/orders/${orderId}/acceptance`);
+    expect(decided.body).toMatchObject({
+      runtimeStatus: 'Completed',
+      step: 'cancelled',
+      output: { outcome: 'cancelled', reserved: ['p-x1'], released: ['p-x1'] },
+    });
+    const types = await eventually(async () => {
+      const t = await typesOf(orderId);
+      return t.includes('StockReleased') ? t : undefined;
+    });
+    expect(types.filter((t) => t === 'StockReleased')).toHaveLength(1);
+    expect(types).not.toContain('OrderRejected');
+    const approval = await call(host, 'POST', `/api/orders/${orderId}/approval`, {
+      approved: true,
+      approver: 'x',
+    });
+    expect(approval.status).toBe(409);
+    expect(approval.headers.get('content-type')).toBe('application/problem+json');
+    expect(approval.body).toMatchObject({ type: '/problems/order-not-submitted', orderStatus: 'cancelled' });
+    expect(approval.body.detail).toContain('is cancelled');
+  });
+
+  it('returns the stock of an accepted order when it is cancelled, so the next order gets it (STOCK_LEVELS sku-1: 3)', async () => {
+    const first = await submittedOrder([{ productId: 'sku-1', quantity: 2, unitPrice: '10.00' }]);
+    const accepted = await pollUntilDecided(`/api/orders/${first.orderId}/acceptance`);
+    expect(accepted.body.output).toMatchObject({ outcome: 'accepted' });
+    const cancel = await call(host, 'POST', `/api/orders/${first.orderId}/cancel`, { reason: 'returned' });
+    expect(cancel.status).toBe(200);
+    const trail = await eventually(async () => {
+      const res = await call(host, 'GET', `/api/orders/${first.orderId}/events`);
+      return res.body.events.at(-1)?.type === 'StockReleased' ? res.body.events : undefined;
+    });
+    expect(trail.at(-1)).toMatchObject({
+      type: 'StockReleased',
+      data: { productId: 'sku-1', quantity: 2 },
+      metadata: { actor: 'function:stockRelease' },
+    });
+    expect(trail.at(-2).type).toBe('OrderCancelled');
+
+    const second = await submittedOrder([{ productId: 'sku-1', quantity: 2, unitPrice: '10.00' }]);
+    const decided = await pollUntilDecided(`/api/orders/${second.orderId}/acceptance`);
+    expect(decided.body.output).toMatchObject({ outcome: 'accepted', reserved: ['sku-1'] });
+    expect((await typesOf(first.orderId)).filter((t) => t === 'StockReleased')).toHaveLength(1);
   });
 });

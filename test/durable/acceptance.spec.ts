@@ -26,13 +26,14 @@ beforeAll(async () => {
       RESERVATION_RETRY_FIRST_INTERVAL_MS: '1000',
       RESERVATION_RETRY_MAX_ATTEMPTS: '3',
       RESERVATION_RETRY_BACKOFF: '2',
-      STOCK_LEVELS: '{"scarce": 1}',
+      STOCK_LEVELS: '{"scarce": 1, "sku-1": 3}',
       STOCK_RESERVATION_FAILURES: '{"flaky-2": 2, "broken": 99}',
     },
     register: async () => {
       await import('../../src/functions/orderAcceptance');
       await import('../../src/functions/orderAcceptanceStarter');
       await import('../../src/functions/orderAcceptanceHttp');
+      await import('../../src/functions/stockRelease');
     },
   });
 });
@@ -129,6 +130,20 @@ const appended = async (orderId: string) => {
   const events = await eventsOf(orderId);
   return events.slice(events.findIndex((e) => e.type === 'OrderSubmitted') + 1);
 };
+/** Cancels an order as the API does, and returns the commit of its OrderCancelled as the change feed delivers it. */
+async function cancelled(orderId: string) {
+  const { orders, store } = getServices();
+  await orders.handle(
+    orderId,
+    { type: 'CancelOrder', reason: 'changed my mind' },
+    { metadata: { actor: 'customer', correlationId: `cancel-${orderId}` } },
+  );
+  return (await store.readFeed(undefined, 100_000)).commits.filter(
+    (c) => c.orderId === orderId && c.e.some((e) => e.type === 'OrderCancelled'),
+  );
+}
+const reservationOf = async (orderId: string, productId: string) =>
+  (await getAcceptanceDeps().stock.get(reservationIdOf(orderId, productId)))?.status;
 const runsOf = (instanceId: string, name: string) =>
   h.runtime.store.activityRuns(instanceId).filter((r) => r.name === `orderAcceptance-${name}`);
 
@@ -455,7 +470,7 @@ describe('order acceptance orchestration on the local durable runtime', () => {
       detail:
         `the acceptance was terminated (operator) before it decided: order ${o.orderId} stays submitted and ` +
         `no acceptance starts for it again; cancel it (POST /api/orders/${o.orderId}/cancel) to close it; ` +
-        'its stock stays reserved (p-term), cancelling does not release it',
+        'its stock stays reserved (p-term) until it is cancelled',
     });
   });
 
@@ -505,5 +520,195 @@ describe('order acceptance orchestration on the local durable runtime', () => {
     const res = await fetch(`${h.baseUrl}/api/orders/${o.orderId}/acceptance`);
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({ errors: [{ field: 'path.orderId' }] });
+  });
+});
+
+describe('cancelling an order: the acceptance ends and the stock returns', () => {
+  it('ends an acceptance awaiting an approval at once: outcome cancelled, stock released, approval 409', async () => {
+    const o = await submittedOrder([line('p-c1', 1, '800.00'), line('p-c2', 1, '800.00')]);
+    await h.invoke('orderAcceptanceStarter', o.commits);
+    await h.runUntil(() => stepOf(o.instanceId) === 'awaiting-approval', { maxSteps: 0 });
+    const cancel = await cancelled(o.orderId);
+    await h.invoke('stockRelease', cancel);
+    await h.runUntil(finished(o.instanceId), { maxSteps: 0 }); // no clock movement: not the deadline
+    expect(statusOf(o.instanceId)).toMatchObject({
+      runtimeStatus: 'Completed',
+      customStatus: { step: 'cancelled', detail: 'the order is cancelled' },
+      output: {
+        outcome: 'cancelled',
+        reason: 'the order is cancelled',
+        reserved: ['p-c1', 'p-c2'],
+        released: ['p-c1', 'p-c2'],
+      },
+    });
+    expect(await reservationOf(o.orderId, 'p-c1')).toBe('released');
+    expect(await reservationOf(o.orderId, 'p-c2')).toBe('released');
+    const events = await appended(o.orderId);
+    expect(events.map((e) => e.type)).toEqual([
+      'StockReserved',
+      'StockReserved',
+      'OrderCancelled',
+      'StockReleased',
+      'StockReleased',
+    ]);
+    expect(
+      events
+        .slice(3)
+        .map((e) => (e.data as { productId: string }).productId)
+        .sort(),
+    ).toEqual(['p-c1', 'p-c2']);
+    // The deadline timer was cancelled: moving past it changes nothing.
+    h.clock.advance(2 * hour);
+    await h.runtime.idle();
+    expect(await typesOf(o.orderId)).not.toContain('OrderRejected');
+
+    const approval = await fetch(`${h.baseUrl}/api/orders/${o.orderId}/approval`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ approved: true, approver: 'x' }),
+    });
+    expect(approval.status).toBe(409);
+    expect(approval.headers.get('content-type')).toBe('application/problem+json');
+    expect(await approval.json()).toMatchObject({
+      type: '/problems/order-not-submitted',
+      status: 409,
+      orderStatus: 'cancelled',
+      detail: `order ${o.orderId} is cancelled; only a submitted order can be approved`,
+      errors: [{ field: 'path.orderId' }],
+    });
+  });
+
+  it('releases nothing twice when the same OrderCancelled is delivered again', async () => {
+    const o = await submittedOrder([line('p-twice', 1, '1500.00')]);
+    await h.invoke('orderAcceptanceStarter', o.commits);
+    await h.runUntil(() => stepOf(o.instanceId) === 'awaiting-approval', { maxSteps: 0 });
+    const cancel = await cancelled(o.orderId);
+    await Promise.all([h.invoke('stockRelease', cancel), h.invoke('stockRelease', cancel)]);
+    await h.runUntil(finished(o.instanceId), { maxSteps: 0 });
+    const release = vi.spyOn(getAcceptanceDeps().stock, 'release');
+    await h.invoke('stockRelease', cancel);
+    await h.runtime.idle();
+    expect(release).not.toHaveBeenCalled();
+    expect((await typesOf(o.orderId)).filter((t) => t === 'StockReleased')).toHaveLength(1);
+    expect(statusOf(o.instanceId)?.output).toMatchObject({ outcome: 'cancelled', released: ['p-twice'] });
+  });
+
+  it('returns the stock of an order cancelled after it was accepted, so a later order can reserve it', async () => {
+    const first = await submittedOrder([line('sku-1', 2, '10.00')]);
+    await h.invoke('orderAcceptanceStarter', first.commits);
+    await h.runUntil(finished(first.instanceId));
+    expect(statusOf(first.instanceId)?.output).toMatchObject({ outcome: 'accepted' });
+    expect(await getAcceptanceDeps().stock.available('sku-1')).toBe(1);
+
+    const cancel = await cancelled(first.orderId);
+    await h.invoke('stockRelease', cancel);
+    expect(await getAcceptanceDeps().stock.available('sku-1')).toBe(3);
+    expect(await reservationOf(first.orderId, 'sku-1')).toBe('released');
+    const events = await eventsOf(first.orderId);
+    const released = events.at(-1)!;
+    expect(released).toMatchObject({
+      type: 'StockReleased',
+      data: { productId: 'sku-1', quantity: 2, reservationId: reservationIdOf(first.orderId, 'sku-1') },
+      metadata: {
+        actor: 'function:stockRelease',
+        correlationId: `cancel-${first.orderId}`,
+        causationId: `${first.orderId}:${events.length - 1}`,
+      },
+    });
+    expect(events.at(-2)?.type).toBe('OrderCancelled');
+
+    await h.invoke('stockRelease', cancel);
+    expect((await typesOf(first.orderId)).filter((t) => t === 'StockReleased')).toHaveLength(1);
+    expect(await getAcceptanceDeps().stock.available('sku-1')).toBe(3);
+
+    const second = await submittedOrder([line('sku-1', 2, '10.00')]);
+    await h.invoke('orderAcceptanceStarter', second.commits);
+    await h.runUntil(finished(second.instanceId));
+    expect(statusOf(second.instanceId)?.output).toMatchObject({ outcome: 'accepted', reserved: ['sku-1'] });
+    const back = await cancelled(second.orderId);
+    await h.invoke('stockRelease', back);
+    expect(await getAcceptanceDeps().stock.available('sku-1')).toBe(3);
+  });
+
+  it('skips an acceptance whose order was cancelled before it started; nothing is reserved', async () => {
+    const o = await submittedOrder([line('p-early', 1, '1500.00')]);
+    const cancel = await cancelled(o.orderId);
+    await h.invoke('stockRelease', cancel); // the acceptance does not exist yet: nothing to tell
+    await h.invoke('orderAcceptanceStarter', o.commits);
+    await h.runUntil(finished(o.instanceId), { maxSteps: 0 });
+    expect(statusOf(o.instanceId)?.output).toMatchObject({
+      outcome: 'skipped',
+      reason: 'the order is cancelled, not submitted',
+      reserved: [],
+    });
+    expect(await reservationOf(o.orderId, 'p-early')).toBeUndefined();
+    expect((await appended(o.orderId)).map((e) => e.type)).toEqual(['OrderCancelled']);
+  });
+
+  it('ignores an orderCancelled event for an order that is still submitted, and goes on waiting', async () => {
+    const o = await submittedOrder([line('p-hint', 1, '1500.00')]);
+    await h.invoke('orderAcceptanceStarter', o.commits);
+    await h.runUntil(() => stepOf(o.instanceId) === 'awaiting-approval', { maxSteps: 0 });
+    const client = df.getClient(h.clientContext());
+    await client.raiseEvent(o.instanceId, 'orderCancelled', { orderId: o.orderId });
+    await h.runtime.idle();
+    expect(statusOf(o.instanceId)).toMatchObject({
+      runtimeStatus: 'Running',
+      customStatus: { step: 'awaiting-approval', cancellationIgnored: 1 },
+    });
+    expect(await reservationOf(o.orderId, 'p-hint')).toBe('reserved');
+    await client.raiseEvent(o.instanceId, 'approval', { approved: true, approver: 'ops-3' });
+    await h.runUntil(finished(o.instanceId), { maxSteps: 0 });
+    expect(statusOf(o.instanceId)?.output).toMatchObject({ outcome: 'accepted', approvedBy: 'ops-3' });
+  });
+
+  it('reads an approval or a deadline that comes while an orderCancelled event is being checked', async () => {
+    const approved = await submittedOrder([line('p-race-1', 1, '1500.00')]);
+    const late = await submittedOrder([line('p-race-2', 1, '1500.00')]);
+    for (const o of [approved, late]) await h.invoke('orderAcceptanceStarter', o.commits);
+    await h.runUntil(
+      () =>
+        stepOf(approved.instanceId) === 'awaiting-approval' &&
+        stepOf(late.instanceId) === 'awaiting-approval',
+      { maxSteps: 0 },
+    );
+    // validate (the check of the event) waits until the test lets it answer
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const orders = getServices().orders;
+    const load = orders.load.bind(orders);
+    vi.spyOn(orders, 'load').mockImplementation(async (id, options) => {
+      if (id === approved.orderId || id === late.orderId) await gate;
+      return load(id, options);
+    });
+    const recorded = (instanceId: string, type: number) =>
+      h.runtime.store.history(instanceId).some((x) => x.event.EventType === type);
+    const until = async (done: () => boolean) => {
+      for (let k = 0; !done(); k++) {
+        if (k > 200) throw new Error('not recorded in time');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    const client = df.getClient(h.clientContext());
+    await client.raiseEvent(approved.instanceId, 'orderCancelled', {});
+    await client.raiseEvent(late.instanceId, 'orderCancelled', {});
+    await until(() => runsOf(approved.instanceId, 'validate').length === 2);
+    await until(() => runsOf(late.instanceId, 'validate').length === 2);
+    await client.raiseEvent(approved.instanceId, 'approval', { approved: true, approver: 'ops-4' });
+    h.clock.advance(hour + 1);
+    await until(
+      () =>
+        recorded(approved.instanceId, EventType.EventRaised) &&
+        recorded(late.instanceId, EventType.TimerFired),
+    );
+    open();
+    await h.runUntil(() => finished(approved.instanceId)() && finished(late.instanceId)(), { maxSteps: 0 });
+    expect(statusOf(approved.instanceId)?.output).toMatchObject({ outcome: 'accepted', approvedBy: 'ops-4' });
+    expect(statusOf(late.instanceId)?.output).toMatchObject({
+      outcome: 'rejected',
+      reason: expect.stringMatching(/^no approval before /),
+      released: ['p-race-2'],
+    });
+    for (const o of [approved, late]) expect(runsOf(o.instanceId, 'validate')).toHaveLength(2);
   });
 });

@@ -49,7 +49,7 @@ describe('what the local topic refuses, as Event Grid does', () => {
   ])('%s → 400 in Event Grid error shape', async (_name, body, contentType) => {
     const res = await publish(body, contentType);
     expect(res.status).toBe(400);
-    expect((await res.json()).error.code).toBe('BadRequest');
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('BadRequest');
   });
 });
 

@@ -1,20 +1,5 @@
 import { z } from 'zod';
-import { parseSettings } from './settings';
-
-/** A JSON object setting such as `{"sku-1": 10}`: product id → non-negative integer. */
-const perProduct = (example: string) =>
-  z
-    .string()
-    .default('{}')
-    .transform((text, ctx) => {
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: `must be a JSON object such as ${example}` });
-        return z.NEVER;
-      }
-    })
-    .pipe(z.record(z.string(), z.number().int().min(0)));
+import { parseSettings, perProduct } from './settings';
 
 const positiveMs = z.coerce.number().int().positive();
 const optionalPositiveMs = z.preprocess((v) => (v === '' ? undefined : v), positiveMs.optional());

@@ -1,18 +1,5 @@
 import { z } from 'zod';
-import { parseSettings } from './settings';
-
-const stockLevels = z
-  .string()
-  .default('{}')
-  .transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be a JSON object such as {"sku-1": 10}' });
-      return z.NEVER;
-    }
-  })
-  .pipe(z.record(z.string(), z.number().int().min(0)));
+import { parseSettings, perProduct } from './settings';
 
 /**
  * Settings of publishing to Event Grid and of its consumers, read from the environment.
@@ -37,7 +24,7 @@ export const eventGridSettingsSchema = z.object({
   PUBLIC_BASE_URL: z.url().optional(),
   WEBSITE_HOSTNAME: z.string().optional(),
   /** JSON object of available stock per product, e.g. {"sku-1": 10}. */
-  STOCK_LEVELS: stockLevels,
+  STOCK_LEVELS: perProduct('{"sku-1": 10}'),
   /** Local host: JSON file of webhook subscriptions to the local topic. */
   LOCAL_EVENTGRID_SUBSCRIPTIONS: z.string().min(1).optional(),
   /** Local host: key the local topic requires in `aeg-sas-key` (generated at start when not set). */

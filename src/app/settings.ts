@@ -102,3 +102,18 @@ export function parseSettings<T extends z.ZodType>(schema: T, env: NodeJS.Proces
 export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   return parseSettings(settingsSchema, env);
 }
+
+/** A JSON object setting such as `{"sku-1": 10}`: product id → non-negative integer. */
+export const perProduct = (example: string) =>
+  z
+    .string()
+    .default('{}')
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `must be a JSON object such as ${example}` });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.record(z.string(), z.number().int().min(0)));

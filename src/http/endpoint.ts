@@ -138,7 +138,7 @@ function metadataOf(request: HttpRequest, context: InvocationContext): EventMeta
   return metadata;
 }
 
-/** Query parameters, refusing one given twice (the API never takes lists in the query). */
+/** Query parameters, refusing one given twice (the API never takes lists in the query); empty ones are unset. */
 function queryOf(request: HttpRequest, errors: FieldError[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of new URL(request.url).searchParams) {
@@ -147,7 +147,8 @@ function queryOf(request: HttpRequest, errors: FieldError[]): Record<string, str
     if (Object.prototype.hasOwnProperty.call(out, name)) {
       errors.push({ field: `query.${name}`, message: 'given more than once' });
     }
-    out[name] = value;
+    // An empty value (`?status=&limit=`) means the parameter is not set, as form-built URLs send it.
+    if (value !== '') out[name] = value;
   }
   return out;
 }

@@ -221,6 +221,12 @@ describe('order API over HTTP on the local host', () => {
       token = page.body.continuationToken;
     } while (token);
     expect(collected.sort()).toEqual([...ids].sort());
+    const unset = await call(
+      host,
+      'GET',
+      `/api/orders?status=&customerId=${customerId}&limit=&continuationToken=`,
+    );
+    expect(unset.body.items).toHaveLength(5);
     const cancelled = await call(host, 'GET', `/api/orders?customerId=${customerId}&status=cancelled`);
     expect(cancelled.body.items.map((o: { orderId: string }) => o.orderId)).toEqual([ids[0]]);
   });

@@ -85,3 +85,16 @@ export const isType = <T extends number>(e: HistoryEvent, type: T): e is EventOf
 
 /** JSON text of a value for `Input`/`Result` (the library `JSON.parse`s it; `undefined` travels as null). */
 export const jsonText = (value: unknown): string => JSON.stringify(value ?? null);
+
+/**
+ * The value of a stored JSON text (inputs, results, statuses); null for none. A text that is not JSON is
+ * handed on as the text itself rather than failing the caller.
+ */
+export const parseJson = (text: string | null | undefined): unknown => {
+  if (text === null || text === undefined || text === '') return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+};

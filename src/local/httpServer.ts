@@ -9,6 +9,8 @@ import { Logger } from './logger';
 import { Router } from './router';
 
 const routePrefix = '/api';
+/** How long a draining server still answers (503) requests already on their way, in ms. */
+const drainGraceMs = 300;
 
 /**
  * A handler for paths outside `/api` that the local host itself serves (the local Event Grid topic, the
@@ -108,16 +110,20 @@ export class LocalHttpServer {
   }
 
   /**
-   * Drains: requests in flight are answered (with `Connection: close`), requests that arrive meanwhile get
-   * 503 with `Retry-After` instead of a reset connection; once none is in flight, the listener closes.
+   * Drains: stops taking connections; requests in flight are answered (with `Connection: close`), and
+   * requests that arrive on connections already open get 503 with `Retry-After` instead of a reset.
+   * Once none is in flight, and after a short grace for requests already on their way, it closes every
+   * connection left.
    */
   close(): Promise<void> {
     this.draining = true;
+    this.server.close();
     return new Promise((resolve) => {
-      const finish = () => {
-        this.server.close(() => resolve());
-        this.server.closeAllConnections();
-      };
+      const finish = () =>
+        setTimeout(() => {
+          this.server.closeAllConnections();
+          resolve();
+        }, drainGraceMs);
       if (this.inFlight === 0) finish();
       else this.drained = finish;
     });
@@ -132,9 +138,17 @@ export class LocalHttpServer {
       return;
     }
     const started = process.hrtime.bigint();
+    const url = this.urlOf(req);
+    if (!url) {
+      req.resume();
+      await send(
+        res,
+        problem(400, 'bad-request-target', 'the request target or Host header is not a valid URL'),
+      );
+      return;
+    }
     this.inFlight++;
     let status = 500;
-    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
     try {
       if (this.draining) res.shouldKeepAlive = false;
       status = await this.dispatch(req, res, url);
@@ -147,6 +161,25 @@ export class LocalHttpServer {
       this.logger.info('http', `${req.method} ${loggable(url)} ${status} ${ms.toFixed(1)}ms`);
       if (--this.inFlight === 0 && this.drained) this.drained();
     }
+  }
+
+  /**
+   * The request's URL: its Host header when that makes a plain URL (no credentials), else this server's
+   * own address; undefined when the request target itself is not a valid path.
+   */
+  private urlOf(req: IncomingMessage): URL | undefined {
+    const target = req.url ?? '/';
+    if (!target.startsWith('/')) return undefined;
+    const own = `http://127.0.0.1:${(this.server.address() as AddressInfo | null)?.port ?? 0}`;
+    for (const base of [`http://${req.headers.host ?? ''}`, own]) {
+      try {
+        const url = new URL(base + target);
+        if (!url.username && !url.password && url.pathname.startsWith('/')) return url;
+      } catch {
+        // not a usable base: try the next
+      }
+    }
+    return undefined;
   }
 
   private async dispatch(req: IncomingMessage, res: ServerResponse, url: URL): Promise<number> {

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, startTestHost, TestHost } from '../support/host';
 
@@ -412,4 +413,28 @@ describe('malformed requests get a 4xx problem+json naming the field and append 
     const after = await call(host, 'GET', `/api/orders/${orderId}/events`);
     expect(after.body.version).toBe(before.body.version);
   });
+});
+
+describe('request heads the local host cannot use', () => {
+  const raw = (hostHeader: string) =>
+    new Promise<number>((resolve, reject) => {
+      const url = new URL(host.baseUrl);
+      const req = request(
+        { host: url.hostname, port: url.port, path: '/api/health', headers: { host: hostHeader } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+
+  it.each(['[::', 'a b', '%', 'x:99999', 'a@b'])(
+    'Host: %s is answered, and the host keeps serving',
+    async (h) => {
+      expect([200, 400]).toContain(await raw(h));
+      expect((await call(host, 'GET', '/api/health')).status).toBe(200);
+    },
+  );
 });

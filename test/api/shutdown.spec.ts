@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { call, startTestHost } from '../support/host';
 
@@ -28,5 +29,26 @@ describe('graceful shutdown of the local host', () => {
     } finally {
       await again.stop();
     }
+  });
+
+  it('answers, not resets, a request that arrives on an open connection while it shuts down', async () => {
+    const host = await startTestHost();
+    const url = new URL(host.baseUrl);
+    const socket = connect(Number(url.port), url.hostname);
+    await new Promise((r) => socket.once('connect', r));
+    const answer = new Promise<string>((resolve) => {
+      let text = '';
+      socket.on('data', (c: Buffer) => (text += c.toString()));
+      socket.on('close', () => resolve(text));
+    });
+    socket.write('GET /api/health HTTP/1.1\r\nHost: x\r\n');
+    host.process.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 100));
+    socket.write('\r\n');
+    const text = await answer;
+    expect(await host.stop()).toBe(0);
+    // 503 with Retry-After once HTTP drains; 200 if it came before the change feeds had stopped.
+    expect(text).toMatch(/^HTTP\/1\.1 (200|503)/);
+    if (text.startsWith('HTTP/1.1 503')) expect(text.toLowerCase()).toContain('retry-after: 1');
   });
 });

@@ -20,10 +20,14 @@ afterAll(async () => {
   await subscriber?.close();
 });
 
-const publish = (body: string, contentType = 'application/cloudevents-batch+json; charset=utf-8') =>
+const publish = (
+  body: string | Buffer,
+  contentType = 'application/cloudevents-batch+json; charset=utf-8',
+  extra: Record<string, string> = {},
+) =>
   fetch(`${host.baseUrl}/eventgrid/api/events`, {
     method: 'POST',
-    headers: { 'content-type': contentType, 'aeg-sas-key': key },
+    headers: { 'content-type': contentType, 'aeg-sas-key': key, ...extra },
     body,
   });
 
@@ -46,10 +50,23 @@ describe('what the local topic refuses, as Event Grid does', () => {
       JSON.stringify([event({})]),
       'application/cloudevents-batch+jsonfoo',
     ],
+    [
+      'an attribute named __proto__',
+      '[{"specversion":"1.0","id":"x:1","source":"/s","type":"t","__proto__":{"a":1}}]',
+      undefined,
+    ],
+    ['a body that is not UTF-8', Buffer.from([0x5b, 0x22, 0xff, 0x22, 0x5d]), undefined],
   ])('%s → 400 in Event Grid error shape', async (_name, body, contentType) => {
     const res = await publish(body, contentType);
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('BadRequest');
+  });
+});
+
+describe('compressed publications', () => {
+  it('are refused with 415, as the topic takes plain JSON', async () => {
+    const res = await publish(JSON.stringify([event({})]), undefined, { 'content-encoding': 'gzip' });
+    expect(res.status).toBe(415);
   });
 });
 

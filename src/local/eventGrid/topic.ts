@@ -39,6 +39,7 @@ type Target =
     };
 
 const origin = 'eventgrid.azure.net';
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 const maxConcurrentDeliveries = 32;
 /** A slow subscriber holds at most this many deliveries, so it cannot starve the others. */
 const maxConcurrentPerSubscription = 4;
@@ -70,6 +71,7 @@ export class LocalEventGridTopic {
   private readonly inFlight = new Map<number, Promise<void>>();
   private readonly inFlightBySubscription = new Map<number, string>();
   private timer?: NodeJS.Timeout;
+  private readonly stopping = new AbortController();
   private running = false;
   private pumping = false;
   private pumpAgain = false;
@@ -108,10 +110,14 @@ export class LocalEventGridTopic {
     this.pump();
   }
 
-  /** Stops delivering; deliveries in flight finish, the rest stay queued for the next start. */
+  /**
+   * Stops delivering: webhook calls in flight are abandoned (they stay queued, as failed attempts, and
+   * are delivered after the next start), function deliveries in flight finish.
+   */
   async stop(): Promise<void> {
     this.running = false;
     clearInterval(this.timer);
+    this.stopping.abort();
     await Promise.all(this.inFlight.values());
   }
 
@@ -152,6 +158,10 @@ export class LocalEventGridTopic {
         `the request is over ${eventGridLimits.maxBatchBytes} bytes`,
       );
     }
+    const encoding = req.headers['content-encoding'];
+    if (encoding && encoding.trim().toLowerCase() !== 'identity') {
+      return eventGridError(res, 415, 'UnsupportedMediaType', `content-encoding ${encoding} is not accepted`);
+    }
     const type = String(req.headers['content-type'] ?? '');
     const batch = /^application\/cloudevents-batch\+json\s*(;|$)/i.test(type);
     if (!batch && !/^application\/cloudevents\+json\s*(;|$)/i.test(type)) {
@@ -164,9 +174,9 @@ export class LocalEventGridTopic {
     }
     let parsed: unknown;
     try {
-      parsed = JSON.parse(body.toString('utf8'));
+      parsed = JSON.parse(utf8.decode(body));
     } catch {
-      return eventGridError(res, 400, 'BadRequest', 'the body is not valid JSON');
+      return eventGridError(res, 400, 'BadRequest', 'the body is not valid JSON in UTF-8');
     }
     const items = batch ? parsed : [parsed];
     if (!Array.isArray(items))
@@ -189,6 +199,10 @@ export class LocalEventGridTopic {
           'RequestEntityTooLarge',
           `event ${k} is ${size} bytes, over the 1 MB event limit`,
         );
+      }
+      // JSON.parse keeps "__proto__" as an own key, which a parsed object would silently turn into a prototype.
+      if (item && typeof item === 'object' && Object.keys(item).includes('__proto__')) {
+        return eventGridError(res, 400, 'BadRequest', `event ${k}: __proto__ is not an attribute name`);
       }
       const check = cloudEventJson.safeParse(item);
       if (!check.success) {
@@ -329,7 +343,10 @@ export class LocalEventGridTopic {
     const res = await fetch(sub.endpointUrl, {
       method: 'OPTIONS',
       headers: { 'WebHook-Request-Origin': origin },
-      signal: AbortSignal.timeout(this.options.deliveryTimeoutMs ?? 30_000),
+      signal: AbortSignal.any([
+        AbortSignal.timeout(this.options.deliveryTimeoutMs ?? 30_000),
+        this.stopping.signal,
+      ]),
     });
     await res.arrayBuffer();
     const allowed = res.headers.get('webhook-allowed-origin');
@@ -356,7 +373,10 @@ export class LocalEventGridTopic {
         'webhook-request-origin': origin,
       },
       body: d.event,
-      signal: AbortSignal.timeout(this.options.deliveryTimeoutMs ?? 30_000),
+      signal: AbortSignal.any([
+        AbortSignal.timeout(this.options.deliveryTimeoutMs ?? 30_000),
+        this.stopping.signal,
+      ]),
     });
     await res.arrayBuffer();
     if (res.status >= 200 && res.status <= 204) return { ok: true };

@@ -101,8 +101,6 @@ export async function startHost(core: FunctionsCore): Promise<RunningHost> {
     'host',
     `Event Grid topic http://127.0.0.1:${port}/eventgrid/api/events → ${local.topic.subscriptionNames.join(', ')}`,
   );
-  logger.info('host', `listening on http://127.0.0.1:${port}/api`);
-
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
@@ -123,5 +121,8 @@ export async function startHost(core: FunctionsCore): Promise<RunningHost> {
     // `on`, not `once`: a second signal while draining must not kill the process half-way.
     process.on(signal, () => void stop().then(() => process.exit(0)));
   }
+  // Signals are handled before the host says it listens, so whoever waits for that line can stop it.
+  logger.info('host', `listening on http://127.0.0.1:${port}/api`);
+
   return { port, stop };
 }

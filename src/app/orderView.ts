@@ -79,29 +79,20 @@ export function toOrderView(
   };
 }
 
+const summaryKeys = [
+  'orderId',
+  'customerId',
+  'status',
+  'currency',
+  'total',
+  'lineCount',
+  'itemCount',
+  'version',
+  'createdAt',
+  'updatedAt',
+] as const satisfies readonly (keyof OrderSummary)[];
+
+/** The read-model summary of an order view: its summary fields only. */
 export function toSummary(view: OrderView): OrderSummary {
-  const {
-    orderId,
-    customerId,
-    status,
-    currency,
-    total,
-    lineCount,
-    itemCount,
-    version,
-    createdAt,
-    updatedAt,
-  } = view;
-  return {
-    orderId,
-    customerId,
-    status,
-    currency,
-    total,
-    lineCount,
-    itemCount,
-    version,
-    createdAt,
-    updatedAt,
-  };
+  return Object.fromEntries(summaryKeys.map((k) => [k, view[k]])) as unknown as OrderSummary;
 }

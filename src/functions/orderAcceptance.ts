@@ -170,14 +170,7 @@ function* compensateAndReject(
   })) as { ok: boolean; status: string };
   const outcome = rejected.ok ? 'rejected' : notSubmitted(rejected.status);
   status({ step: outcome, detail: (rejected.ok ? reason : `the order is ${rejected.status}`) + leftover });
-  return {
-    orderId: base.orderId,
-    outcome,
-    reason,
-    reserved,
-    released,
-    ...(unreleased.length ? { unreleased } : {}),
-  };
+  return releasedOutput(base.orderId, outcome, reason, reserved, released, unreleased);
 }
 
 /**
@@ -201,14 +194,19 @@ function* releaseAndEnd(
   const outcome = notSubmitted(orderStatus);
   const leftover = unreleased.length ? `; stock still reserved for ${unreleased.join(', ')}` : '';
   status({ step: outcome, detail: reason + leftover });
-  return {
-    orderId: base.orderId,
-    outcome,
-    reason,
-    reserved,
-    released,
-    ...(unreleased.length ? { unreleased } : {}),
-  };
+  return releasedOutput(base.orderId, outcome, reason, reserved, released, unreleased);
+}
+
+/** The output of an acceptance that ended by giving stock back (rejected, cancelled or skipped). */
+function releasedOutput(
+  orderId: string,
+  outcome: AcceptanceOutput['outcome'],
+  reason: string,
+  reserved: string[],
+  released: string[],
+  unreleased: string[],
+): AcceptanceOutput {
+  return { orderId, outcome, reason, reserved, released, ...(unreleased.length ? { unreleased } : {}) };
 }
 
 const finalSteps = new Set<AcceptanceStep>(['accepted', 'rejected', 'cancelled', 'skipped']);
@@ -261,14 +259,7 @@ function* recover(
   const { released, unreleased } = yield* releaseAll(context, base, reserved, progress.retry);
   const outcome = rejected.ok ? 'rejected' : notSubmitted(rejected.status);
   status({ step: outcome, detail: rejected.ok ? reason : `the order is ${rejected.status}` });
-  return {
-    orderId: base.orderId,
-    outcome,
-    reason,
-    reserved,
-    released,
-    ...(unreleased.length ? { unreleased } : {}),
-  };
+  return releasedOutput(base.orderId, outcome, reason, reserved, released, unreleased);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { EventGridCloudEventPublisher } from '../eventgrid/eventGridPublisher';
-import { CustomerNotification, NotificationStore, StockDemandStore } from '../store/consumers';
+import { NotificationStore, StockDemandStore } from '../store/consumers';
 import { FileDeadLetterStore } from '../store/fs/fileDeadLetterStore';
 import { openDatabase } from '../store/sqlite/database';
 import { SqliteConsumerStores } from '../store/sqlite/sqliteConsumers';
@@ -19,8 +19,6 @@ export interface Eventing {
   notifications: NotificationStore;
   close(): void;
 }
-
-export type { CustomerNotification };
 
 let current: Eventing | undefined;
 

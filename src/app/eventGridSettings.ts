@@ -32,6 +32,8 @@ export const eventGridSettingsSchema = z.object({
   /** Local host: multiplies every retry delay (Event Grid's schedule, change-feed retries); <1 in tests. */
   LOCAL_RETRY_SCALE: z.coerce.number().positive().max(1).default(1),
   LOCAL_EVENTGRID_POLL_MS: z.coerce.number().int().min(5).max(60_000).default(250),
+  /** Local host: seconds a webhook may take to answer one delivery (Event Grid waits 30 s). */
+  LOCAL_EVENTGRID_DELIVERY_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
 });
 
 export type EventGridSettings = z.infer<typeof eventGridSettingsSchema>;

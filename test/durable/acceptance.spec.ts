@@ -8,6 +8,7 @@ import { OrderEvent } from '../../src/domain/events';
 import { OrderLine } from '../../src/domain/state';
 import { EventType, isType } from '../../src/local/durable/history';
 import { DurableHarness, startDurableHarness } from '../support/durableHarness';
+import { eventually } from '../support/host';
 
 /*
  * The orderAcceptance orchestration, run by the local durable runtime in this process: the library's own
@@ -683,12 +684,7 @@ describe('cancelling an order: the acceptance ends and the stock returns', () =>
     });
     const recorded = (instanceId: string, type: number) =>
       h.runtime.store.history(instanceId).some((x) => x.event.EventType === type);
-    const until = async (done: () => boolean) => {
-      for (let k = 0; !done(); k++) {
-        if (k > 200) throw new Error('not recorded in time');
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    };
+    const until = (done: () => boolean) => eventually(async () => (done() ? true : undefined));
     const client = df.getClient(h.clientContext());
     await client.raiseEvent(approved.instanceId, 'orderCancelled', {});
     await client.raiseEvent(late.instanceId, 'orderCancelled', {});

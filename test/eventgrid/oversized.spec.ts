@@ -1,9 +1,10 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/store/sqlite/database';
 import { SqliteEventStore } from '../../src/store/sqlite/sqliteEventStore';
+import { FileDeadLetterStore } from '../../src/store/fs/fileDeadLetterStore';
 import { call, eventually, startTestHost, TestHost } from '../support/host';
 import { startSubscriber } from '../support/subscriber';
 
@@ -49,20 +50,13 @@ describe('events over the Event Grid 1 MB limit', () => {
     await store.close();
     await call(host, 'POST', '/api/orders', { customerId: 'c-1', orderId: `${orderId}-after` });
 
-    const dir = join(host.dataDir, 'dead-letters', 'publisher');
-    const letter = await eventually(async () => {
-      const files = (() => {
-        try {
-          return readdirSync(dir);
-        } catch {
-          return [];
-        }
-      })().filter((f) => f.startsWith(orderId.replace(/[^A-Za-z0-9_.-]/g, '_') + '_2'));
-      return files.length ? JSON.parse(readFileSync(join(dir, files[0]), 'utf8')) : undefined;
-    });
+    const letters = new FileDeadLetterStore(join(host.dataDir, 'dead-letters'));
+    const letter = await eventually(async () =>
+      (await letters.list('publisher')).find((l) => (l.event as { id?: string }).id === `${orderId}:2`),
+    );
     expect(letter.reason).toMatch(/over Event Grid's 1048576-byte event limit/);
     expect(letter.sizeBytes).toBeGreaterThan(1.5 * 1024 * 1024);
-    expect(letter.event.id).toBe(`${orderId}:2`);
+    expect((letter.event as { id: string }).id).toBe(`${orderId}:2`);
     expect(host.logs.join('')).toMatch(new RegExp(`dead-lettered CloudEvent ${orderId}:2`));
 
     await eventually(async () =>

@@ -1,8 +1,9 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { retryScheduleSeconds } from '../../src/local/eventGrid/subscriptions';
+import { FileDeadLetterStore } from '../../src/store/fs/fileDeadLetterStore';
 import { call, eventually, startTestHost, TestHost } from '../support/host';
 import { startSubscriber } from '../support/subscriber';
 
@@ -54,16 +55,10 @@ afterAll(async () => {
 });
 
 const deadLetters = (subscription: string) => {
-  const dir = join(host.dataDir, 'dead-letters', `eventgrid-${subscription}`);
+  const letters = new FileDeadLetterStore(join(host.dataDir, 'dead-letters'));
   return eventually(async () => {
-    const files = (() => {
-      try {
-        return readdirSync(dir).filter((f) => f.endsWith('.json'));
-      } catch {
-        return [];
-      }
-    })();
-    return files.length ? files.map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8'))) : undefined;
+    const found = await letters.list(`eventgrid-${subscription}`);
+    return found.length ? found : undefined;
   });
 };
 
@@ -75,9 +70,10 @@ describe('webhook delivery from the local Event Grid topic', () => {
     });
     expect(posts).toHaveLength(4);
     expect(posts.map((p) => p.headers['aeg-delivery-count'])).toEqual(['0', '1', '2', '3']);
+    // A lower bound only: a retry is scheduled from the failed answer, which comes after the subscriber
+    // stamped the request, so a slow machine can widen a gap but never shorten it below the schedule.
     const gaps = posts.slice(1).map((p, k) => p.at - posts[k].at);
     gaps.forEach((gap, k) => expect(gap).toBeGreaterThanOrEqual(retryScheduleSeconds[k] * 1000 * scale - 5));
-    expect(gaps[2]).toBeGreaterThan(gaps[0]);
   });
 
   it('dead-letters after maxDeliveryAttempts, with the reason and the event', async () => {

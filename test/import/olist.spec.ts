@@ -114,7 +114,7 @@ describe.skipIf(!haveData)('Olist import (real sample)', () => {
       readModel.push(...page.items);
       continuationToken = page.continuationToken;
     } while (continuationToken);
-  }, 240_000);
+  }, 1_800_000);
 
   afterAll(async () => {
     await services?.close();

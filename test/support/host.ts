@@ -15,6 +15,13 @@ export interface TestHost {
 const root = resolve(__dirname, '../..');
 
 /**
+ * Bounds for waits, generous enough for a machine ten times slower than ours (a quiet start takes about
+ * 1 s, and a condition in these tests holds within a few seconds); a wait ends as soon as it is met.
+ */
+const startTimeoutMs = 180_000;
+export const defaultWaitMs = 180_000;
+
+/**
  * Starts the local host (`node dist/src/local/main.js`, built by the test global setup) on a free port
  * with its own DATA_DIR, and waits until it listens.
  */
@@ -28,7 +35,10 @@ export async function startTestHost(env: Record<string, string> = {}, dataDir?: 
   const logs: string[] = [];
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
   const baseUrl = await new Promise<string>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error('host did not start in 20 s:\n' + logs.join(''))), 20_000);
+    const timer = setTimeout(
+      () => rej(new Error(`host did not start in ${startTimeoutMs / 1000} s:\n` + logs.join(''))),
+      startTimeoutMs,
+    );
     const onData = (chunk: Buffer) => {
       const text = chunk.toString();
       logs.push(text);
@@ -84,7 +94,11 @@ export async function call(
   return { status: res.status, headers: res.headers, body: parsed };
 }
 
-export async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+/** Polls `probe` every 50 ms until it returns a value; throws once `timeoutMs` passed without one. */
+export async function eventually<T>(
+  probe: () => Promise<T | undefined>,
+  timeoutMs = defaultWaitMs,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

@@ -23,6 +23,7 @@ export async function startSubscriber(behaviours: Record<string, Behaviour> = {}
   const received: Received[] = [];
   const counts = new Map<string, number>();
   const hanging = new Set<() => void>();
+  let held = 0;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -42,6 +43,8 @@ export async function startSubscriber(behaviours: Record<string, Behaviour> = {}
       const b = (behaviours[path] ?? (() => ({ status: 200 })))(r, attempt);
       if (b.hang && req.method !== 'OPTIONS') {
         hanging.add(() => res.destroy());
+        held++;
+        res.once('close', () => held--);
         return;
       }
       if (req.method === 'OPTIONS') {
@@ -62,6 +65,8 @@ export async function startSubscriber(behaviours: Record<string, Behaviour> = {}
     base,
     received,
     posts: (path: string) => received.filter((r) => r.path === path && r.method === 'POST'),
+    /** Requests held open by a `hang` behaviour that the client has not given up on yet. */
+    heldOpen: () => held,
     close: () =>
       new Promise<void>((r) => {
         hanging.forEach((h) => h());

@@ -31,6 +31,7 @@ export function createLocalTopic(
       subscriptions: loadSubscriptions(settings.LOCAL_EVENTGRID_SUBSCRIPTIONS),
       retryScale: settings.LOCAL_RETRY_SCALE,
       pollMs: settings.LOCAL_EVENTGRID_POLL_MS,
+      deliveryTimeoutMs: settings.LOCAL_EVENTGRID_DELIVERY_TIMEOUT_SECONDS * 1000,
     },
   );
   return {

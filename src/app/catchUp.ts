@@ -1,6 +1,7 @@
-import { CommitDocument } from '../store/eventStore';
+import { CommitDocument } from '../ports/eventStore';
 import { FeedDocument, projectCommits } from './projection';
-import { Services } from './services';
+import { EventStore } from '../ports/eventStore';
+import { OrderReadModel } from '../ports/readModel';
 
 /**
  * The lease (checkpoint) of the `orderReadModelProjection` change-feed function: its
@@ -35,7 +36,7 @@ export interface CatchUpResult {
  * them moves back only costs a re-read.
  */
 export async function catchUpReadModel(
-  services: Pick<Services, 'store' | 'readModel'>,
+  services: { store: EventStore; readModel: OrderReadModel },
   options: { pageSize?: number } = {},
 ): Promise<CatchUpResult> {
   const { store, readModel } = services;

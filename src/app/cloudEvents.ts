@@ -1,30 +1,7 @@
 import { currentSchemaVersion, EventType } from '../domain/events';
-import { CommitDocument, eventsOfCommit } from '../store/eventStore';
+import { CommitDocument, eventsOfCommit } from '../ports/eventStore';
+import { CloudEventEnvelope } from '../ports/cloudEvents';
 import { toDomainEvent } from './orderService';
-
-/**
- * A CloudEvent 1.0 in its JSON structured form (CloudEvents spec v1.0.2, JSON event format).
- * Extension attributes (lowercase letters and digits only, per the spec's naming rule):
- * - `orderversion`: the order's stream version after this event, so a subscriber can discard stale ones
- *   (Event Grid does not keep order);
- * - `correlationid`: the correlation id of the command that caused it;
- * - `traceparent` / `tracestate`: the W3C trace context (CloudEvents distributed-tracing extension).
- */
-export interface CloudEventEnvelope {
-  specversion: '1.0';
-  id: string;
-  source: string;
-  type: string;
-  subject: string;
-  time: string;
-  datacontenttype: 'application/json';
-  dataschema: string;
-  data: unknown;
-  orderversion: number;
-  correlationid?: string;
-  traceparent?: string;
-  tracestate?: string;
-}
 
 export interface CloudEventOptions {
   /** `source` of every event: the context that produced it, a URI-reference. */
@@ -69,6 +46,3 @@ export function toCloudEvents(commit: CommitDocument, options: CloudEventOptions
     return envelope;
   });
 }
-
-/** Size of an event as Event Grid counts it: the bytes of its JSON. */
-export const jsonBytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value), 'utf8');

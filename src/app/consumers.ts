@@ -6,7 +6,7 @@ import {
   GuardOutcome,
   NotificationStore,
   StockDemandStore,
-} from '../store/consumers';
+} from '../ports/consumers';
 
 /**
  * A received CloudEvent checked against the producer's own rules (see cloudEvents.ts): `id` is

@@ -2,14 +2,19 @@ import { decide, DomainError, fold, OrderCommand } from '../domain/decider';
 import { currentSchemaVersion, OrderEvent } from '../domain/events';
 import { OrderState } from '../domain/state';
 import { upcast } from '../domain/upcasters';
+import { jsonBytes, maxPublishableEventBytes } from '../ports/cloudEvents';
 import {
+  commitId,
   EventMetadata,
   EventStore,
   ReadStreamOptions,
   RecordedEvent,
   StoredEventRecord,
   WrongExpectedVersionError,
-} from '../store/eventStore';
+} from '../ports/eventStore';
+// A cycle (cloudEvents.ts reads events with toDomainEvent below): both sides use the other only inside
+// functions, at call time, never while the modules load.
+import { CloudEventOptions, toCloudEvents } from './cloudEvents';
 
 /** A command as callers send it: business time defaults to the service clock. */
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -35,29 +40,60 @@ export interface HandleResult extends LoadedOrder {
 const maxConflictRetries = 25;
 
 /**
- * Largest event the service accepts, in bytes of its JSON with room for the CloudEvent envelope: every
- * event must fit Event Grid's 1 MB event limit (learn.microsoft.com/azure/event-grid/quotas-limits),
- * or it could never be published.
+ * Bytes reserved for the CloudEvent attributes that come from the settings (`source`, the `type` prefix, the
+ * `dataschema` base URL) when the service was not given them: the rule then counts the CloudEvent with those
+ * three empty plus this reserve. With the options it is exact.
  */
-export const maxEventBytes = 1024 * 1024;
-const envelopeAllowanceBytes = 1024;
+export const unknownAttributesReserveBytes = 1024;
 
-/** The command's event would be too large to publish; nothing was written. API: 413. */
+/**
+ * The command's event would be too large to publish; nothing was written. API: 413. `bytes` is the size of
+ * the event's CloudEvent as the relay publishes it (JSON, UTF-8); `limit` is {@link maxPublishableEventBytes}.
+ */
 export class EventTooLargeError extends Error {
+  readonly limit = maxPublishableEventBytes;
   constructor(
     readonly eventType: string,
     readonly bytes: number,
   ) {
     super(
-      `the ${eventType} event would be ${bytes} bytes as a CloudEvent, over the ${maxEventBytes}-byte Event Grid limit`,
+      `the ${eventType} event would be ${bytes} bytes as a CloudEvent, over the ${maxPublishableEventBytes} bytes ` +
+        'an Event Grid publish request carrying it alone can hold (1 MB per request and per event)',
     );
   }
 }
 
-function assertPublishable(records: StoredEventRecord[]): void {
-  for (const r of records) {
-    const bytes = Buffer.byteLength(JSON.stringify(r), 'utf8') + envelopeAllowanceBytes;
-    if (bytes > maxEventBytes) throw new EventTooLargeError(r.type, bytes);
+const emptyAttributes: CloudEventOptions = { source: '', typePrefix: '', schemaBaseUrl: '' };
+
+/**
+ * Refuses a command whose events could never be published: each event's CloudEvent, exactly as the relay maps
+ * it (src/app/cloudEvents.ts: envelope, attributes, extensions, upcast data) at the version it will have,
+ * must fit {@link maxPublishableEventBytes}, the JSON an Event Grid request carrying that event alone (`[`
+ * event `]`) may have under Event Grid's 1 MB request and event limits (learn.microsoft.com/azure/event-grid/quotas-limits).
+ * The publisher sends that JSON as it is (src/adapters/eventgrid/eventGridPublisher.ts). Not counted: a
+ * `traceparent`/`tracestate` the Event Grid SDK copies from its own request into an event without one, which
+ * it does only when an Azure SDK tracing instrumenter is registered (this app registers none).
+ * @throws EventTooLargeError for the first event over the limit
+ */
+function assertPublishable(
+  orderId: string,
+  version: number,
+  records: StoredEventRecord[],
+  options: CloudEventOptions | undefined,
+): void {
+  const commit = {
+    id: commitId(version),
+    orderId,
+    kind: 'commit' as const,
+    i: version,
+    n: version + records.length,
+    e: records,
+    recordedAt: new Date(0).toISOString(),
+  };
+  const reserve = options ? 0 : unknownAttributesReserveBytes;
+  for (const event of toCloudEvents(commit, options ?? emptyAttributes)) {
+    const bytes = jsonBytes(event) + reserve;
+    if (bytes > maxPublishableEventBytes) throw new EventTooLargeError(event.type, bytes);
   }
 }
 
@@ -69,9 +105,14 @@ function assertPublishable(records: StoredEventRecord[]): void {
  * against the new state (up to 25 times); with one, the caller's view is stale and the conflict surfaces.
  */
 export class OrderService {
+  /**
+   * @param cloudEvents the attributes the relay publishes with (`Services.cloudEvents`), so the size rule
+   *   counts each CloudEvent exactly; without them it reserves {@link unknownAttributesReserveBytes}
+   */
   constructor(
     readonly store: EventStore,
     private readonly clock: () => Date = () => new Date(),
+    private readonly cloudEvents?: CloudEventOptions,
   ) {}
 
   /** Loads an order's state. @throws UnknownEventError for events written by a newer version of the code. */
@@ -84,7 +125,7 @@ export class OrderService {
   /**
    * Handles one command.
    * @throws DomainError when the decider refuses it
-   * @throws EventTooLargeError when an event could not be published to Event Grid
+   * @throws EventTooLargeError when an event's CloudEvent could never be published to Event Grid
    * @throws WrongExpectedVersionError when `expectedVersion` is stale or the retries run out
    */
   async handle(orderId: string, input: CommandInput, options: HandleOptions = {}): Promise<HandleResult> {
@@ -98,7 +139,7 @@ export class OrderService {
       const events = decide(command, loaded.state);
       if (events.length === 0) return { ...loaded, appended: [] };
       const records = events.map((e) => toRecord(e, options.metadata));
-      assertPublishable(records);
+      assertPublishable(orderId, loaded.version, records, this.cloudEvents);
       try {
         const result = await this.store.append(orderId, loaded.version, records);
         const appended = result.commit.e.map((e, k) => ({

@@ -1,9 +1,9 @@
 import { fold } from '../domain/decider';
 import { initialState } from '../domain/state';
-import { CommitDocument, EventStore, eventsOfCommit } from '../store/eventStore';
-import { OrderReadModel } from '../store/readModel';
+import { CommitDocument, EventStore, eventsOfCommit } from '../ports/eventStore';
+import { OrderReadModel } from '../ports/readModel';
 import { toDomainEvent } from './orderService';
-import { toOrderView, toSummary } from './orderView';
+import { toOrderView, toSummary } from '../domain/orderView';
 
 /** A document from the change feed: a commit, or anything else in the container (the head) to ignore. */
 export type FeedDocument = { kind?: string } & Partial<CommitDocument>;

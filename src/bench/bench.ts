@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { toRecord } from '../app/orderService';
-import { createServices, Services } from '../app/services';
-import { readSettings } from '../app/settings';
+import { createServices, Services } from '../composition/services';
+import { readSettings } from '../config/settings';
 import { OrderEvent } from '../domain/events';
 import { importOlist } from '../import/olist';
 import { eventGridEndToEnd } from './eventGridBench';

@@ -5,8 +5,8 @@ import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { toRecord } from '../app/orderService';
-import { openDatabase } from '../store/sqlite/database';
-import { SqliteEventStore } from '../store/sqlite/sqliteEventStore';
+import { openDatabase } from '../adapters/sqlite/database';
+import { SqliteEventStore } from '../adapters/sqlite/sqliteEventStore';
 
 export interface EventGridFigures {
   latency: { samples: number; p50Ms: number; p99Ms: number; maxMs: number };

@@ -1,31 +1,7 @@
-import { app, InvocationContext } from '@azure/functions';
-import { notifyCustomer, receive } from '../app/consumers';
-import { getEventing } from '../app/eventing';
-import { DomainError } from '../domain/decider';
-import { endpoint } from '../http/endpoint';
+import { app } from '@azure/functions';
 import { orderNotificationsRoute } from '../http/routes';
+import { customerNotifications, orderNotifications } from '../handlers/customerNotifications';
+import { httpFunction } from './shared/httpFunction';
 
-/**
- * Event Grid subscriber (filter: OrderAccepted, OrderRejected, OrderCancelled): writes a notification
- * record; on Azure a Logic App subscribed to the same events does the sending.
- */
-app.eventGrid('customerNotifications', {
-  handler: async (event: unknown, context: InvocationContext) => {
-    const r = receive(event, ['OrderAccepted', 'OrderRejected', 'OrderCancelled']);
-    if (r.kind === 'malformed') return context.error(`notifications: dropped a malformed event: ${r.reason}`);
-    if (r.kind === 'event') await notifyCustomer(r.event, getEventing().notifications);
-  },
-});
-
-app.http(orderNotificationsRoute.name, {
-  methods: [orderNotificationsRoute.method],
-  route: orderNotificationsRoute.route,
-  authLevel: 'anonymous',
-  handler: endpoint(orderNotificationsRoute, async ({ services, params }) => {
-    if ((await services.store.readStream(params.orderId, { toVersion: 1 })).version === 0) {
-      throw new DomainError('not-found', 'order does not exist');
-    }
-    const notifications = await getEventing().notifications.listForOrder(params.orderId);
-    return { status: 200, jsonBody: { orderId: params.orderId, notifications } };
-  }),
-});
+app.eventGrid('customerNotifications', { handler: customerNotifications });
+httpFunction(orderNotificationsRoute, orderNotifications);

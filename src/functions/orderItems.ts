@@ -1,34 +1,6 @@
-import { app } from '@azure/functions';
-import { canonicalAmount } from '../domain/money';
-import { endpoint } from '../http/endpoint';
-import { orderResponse } from '../http/responses';
 import { addItemRoute, removeItemRoute } from '../http/routes';
+import { addItem, removeItem } from '../handlers/orderItems';
+import { httpFunction } from './shared/httpFunction';
 
-app.http(addItemRoute.name, {
-  methods: [addItemRoute.method],
-  route: addItemRoute.route,
-  authLevel: 'anonymous',
-  handler: endpoint(addItemRoute, async ({ services, params, body, expectedVersion, metadata }) => {
-    const line = { ...body, unitPrice: canonicalAmount(body.unitPrice, body.currency) };
-    const result = await services.orders.handle(
-      params.orderId,
-      { type: 'AddProduct', line },
-      { expectedVersion, metadata },
-    );
-    return orderResponse(200, params.orderId, result);
-  }),
-});
-
-app.http(removeItemRoute.name, {
-  methods: [removeItemRoute.method],
-  route: removeItemRoute.route,
-  authLevel: 'anonymous',
-  handler: endpoint(removeItemRoute, async ({ services, params, expectedVersion, metadata }) => {
-    const result = await services.orders.handle(
-      params.orderId,
-      { type: 'RemoveProduct', productId: params.productId },
-      { expectedVersion, metadata },
-    );
-    return orderResponse(200, params.orderId, result);
-  }),
-});
+httpFunction(addItemRoute, addItem);
+httpFunction(removeItemRoute, removeItem);

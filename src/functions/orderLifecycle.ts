@@ -1,34 +1,6 @@
-import { app } from '@azure/functions';
-import { submittedResponse } from '../http/acceptance';
-import { endpoint } from '../http/endpoint';
-import { orderResponse } from '../http/responses';
 import { cancelOrderRoute, submitOrderRoute } from '../http/routes';
+import { submitOrder, cancelOrder } from '../handlers/orderLifecycle';
+import { httpFunction } from './shared/httpFunction';
 
-app.http(submitOrderRoute.name, {
-  methods: [submitOrderRoute.method],
-  route: submitOrderRoute.route,
-  authLevel: 'anonymous',
-  handler: endpoint(submitOrderRoute, async ({ services, params, expectedVersion, metadata, request }) => {
-    const result = await services.orders.handle(
-      params.orderId,
-      { type: 'SubmitOrder' },
-      { expectedVersion, metadata },
-    );
-    // OrderSubmitted reaches the acceptance starter through the change feed (orderAcceptanceStarter.ts).
-    return submittedResponse(request, params.orderId, result);
-  }),
-});
-
-app.http(cancelOrderRoute.name, {
-  methods: [cancelOrderRoute.method],
-  route: cancelOrderRoute.route,
-  authLevel: 'anonymous',
-  handler: endpoint(cancelOrderRoute, async ({ services, params, body, expectedVersion, metadata }) => {
-    const result = await services.orders.handle(
-      params.orderId,
-      { type: 'CancelOrder', reason: body.reason },
-      { expectedVersion, metadata },
-    );
-    return orderResponse(200, params.orderId, result);
-  }),
-});
+httpFunction(submitOrderRoute, submitOrder);
+httpFunction(cancelOrderRoute, cancelOrder);

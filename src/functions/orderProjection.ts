@@ -1,24 +1,8 @@
-import { app, InvocationContext } from '@azure/functions';
-import { FeedDocument, projectCommits } from '../app/projection';
-import { getServices } from '../app/services';
+import { app } from '@azure/functions';
+import { orderReadModelProjection } from '../handlers/orderProjection';
 import { eventsChangeFeed } from './shared/changeFeedTrigger';
 
-/**
- * Change feed → order read model. On Azure the Cosmos DB trigger feeds it; locally the host feeds it from
- * `EventStore.readFeed` with the same commit documents: the embedded store's global feed, or with
- * EVENT_STORE=cosmos the pull-model change feed. Head documents are ignored (projectCommits skips them).
- * `retry` makes the host re-run a failed batch instead of moving the lease past it. The option names are
- * those of `CosmosDBv4FunctionOptions` in @azure/functions 4.x (types/cosmosDB.v4.d.ts).
- */
 app.cosmosDB('orderReadModelProjection', {
   ...eventsChangeFeed('orderReadModel-'),
-  handler: async (documents: unknown[], context: InvocationContext) => {
-    const services = getServices();
-    const { applied, skipped } = await projectCommits(
-      documents as FeedDocument[],
-      services.readModel,
-      services.store,
-    );
-    context.debug(`read model: ${applied} commits applied, ${skipped} already applied`);
-  },
+  handler: orderReadModelProjection,
 });

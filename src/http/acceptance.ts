@@ -1,5 +1,5 @@
 import { HttpRequest, HttpResponseInit } from '@azure/functions';
-import { acceptanceInstanceId } from '../app/acceptance';
+import { acceptanceInstanceId } from '../acceptance/contract';
 import { HandleResult } from '../app/orderService';
 import { orderResponse } from './responses';
 

@@ -1,30 +1,14 @@
 import { z } from 'zod';
-import { OrderSchema, printable } from './schemas';
+import { approvalDecisionSchema } from '../acceptance/contract';
+import { OrderSchema } from './schemas';
 
 /**
  * Wire schemas of the acceptance routes (submit's answer, approval, acceptance status). Kept apart from
  * schemas.ts; routes.ts takes them from here, so validation and OpenAPI still come from one place.
  */
 
-export const ApprovalBody = z
-  .strictObject({
-    approved: z.boolean().meta({ description: 'true approves the order; false rejects it.' }),
-    approver: z
-      .string()
-      .trim()
-      .min(1)
-      .max(256)
-      .refine(printable, 'must not contain control characters or lone surrogates')
-      .meta({ description: 'Who decided.', example: 'ops@contoso.com' }),
-    comment: z
-      .string()
-      .trim()
-      .min(1)
-      .max(1000)
-      .refine(printable, 'must not contain control characters or lone surrogates')
-      .optional(),
-  })
-  .meta({ id: 'ApprovalRequest' });
+/** The approval body: the acceptance's own schema, so the route and the event accept the same decisions. */
+export const ApprovalBody = approvalDecisionSchema;
 
 /** Where to follow an order's acceptance: field names as in Durable Functions' check-status payload. */
 export const AcceptanceLinksSchema = z

@@ -5,17 +5,17 @@ import { DomainError } from '../domain/decider';
 import { MoneyFormatError } from '../domain/money';
 import { UnknownEventError } from '../domain/upcasters';
 import { EventTooLargeError } from '../app/orderService';
-import { getServices, Services } from '../app/services';
-import { CommitTooLargeError, EventMetadata, WrongExpectedVersionError } from '../store/eventStore';
-import { InvalidContinuationTokenError } from '../store/readModel';
+import { services as getServices, Services } from '../composition/services';
+import { CommitTooLargeError, EventMetadata, WrongExpectedVersionError } from '../ports/eventStore';
+import { InvalidContinuationTokenError } from '../ports/readModel';
 import { parseIfMatch } from './etag';
-import { FieldError, problem, validationProblem } from './problem';
+import { FieldError, problem, validationProblem } from '../shared/problem';
 import { RouteSpec } from './routes';
+import { maxBodyBytes } from '../shared/httpLimits';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Largest accepted request body, in bytes (1 MB); larger bodies get 413. */
-export const maxBodyBytes = 1024 * 1024;
+export { maxBodyBytes };
 
 export interface EndpointInput<P, Q, B> {
   services: Services;

@@ -1,6 +1,6 @@
 import { HttpResponseInit } from '@azure/functions';
 import { HandleResult, LoadedOrder } from '../app/orderService';
-import { toOrderView } from '../app/orderView';
+import { toOrderView } from '../domain/orderView';
 import { etagOf } from './etag';
 
 /** The answer carrying an order: its view as the body, its version as `ETag`, its URL as `Location`. */

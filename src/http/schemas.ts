@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { Id } from '../domain/ids';
 import { isCurrency } from '../domain/money';
 import { orderStatuses } from '../domain/state';
+import { printable } from '../domain/text';
 
 /**
  * Wire schemas of the HTTP API: request validation and the OpenAPI document come from these, so they
@@ -17,13 +18,7 @@ const CurrencyCode = z
   .refine(isCurrency, 'must be an ISO 4217 currency code such as "BRL"')
   .meta({ example: 'BRL' });
 // Bounded by the request body (1 MB) and, for what is stored, by Event Grid's 1 MB event limit.
-/** Text a person reads: no control characters but tab and newline, and well-formed UTF-16. */
-export function printable(text: string): boolean {
-  // eslint-disable-next-line no-control-regex -- the point is to find control characters
-  const control = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
-  const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-  return !control.test(text) && !loneSurrogate.test(text);
-}
+export { printable };
 
 /** A query or path parameter holding a plain decimal integer ("10"; not "1e1", " 10" or "0x0a"). */
 const IntegerParam = z

@@ -1,6 +1,6 @@
-import { createServices } from '../app/services';
-import { runningHost } from '../local/hostMarker';
-import { readSettings, SettingsError } from '../app/settings';
+import { createServices } from '../composition/services';
+import { runningHost } from '../adapters/sqlite/hostMarker';
+import { readSettings, SettingsError } from '../config/settings';
 import { checkOlistFolder, formatSummary, ImportInputError, importOlist } from './olist';
 
 /**

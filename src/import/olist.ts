@@ -3,9 +3,9 @@ import { createReadStream, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { catchUpReadModel, CatchUpResult } from '../app/catchUp';
 import { toDomainEvent } from '../app/orderService';
-import { Services } from '../app/services';
+import { Services } from '../composition/services';
 import { decide, DomainError, evolve, initialState, OrderCommand } from '../domain/decider';
-import { RecordedEvent } from '../store/eventStore';
+import { RecordedEvent } from '../ports/eventStore';
 import {
   AnomalyKind,
   anomalyLabels,

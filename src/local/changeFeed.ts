@@ -1,4 +1,5 @@
-import { EventStore } from '../store/eventStore';
+import type { RetryContext } from '@azure/functions';
+import { EventStore } from '../ports/eventStore';
 import { RegisteredFunction } from './functionsCore';
 import { createInvocationContext } from './invocation';
 import { Logger } from './logger';
@@ -8,6 +9,13 @@ export interface ChangeFeedOptions {
   pollMs: number;
   /** Multiplies retry delays; 1 in production, smaller in tests. */
   retryScale?: number;
+}
+
+/** An error as the retry context's `exception` (the shape the worker gives: message, stack trace, source). */
+function exceptionOf(err: unknown): RetryContext['exception'] {
+  return err instanceof Error
+    ? { message: err.message, ...(err.stack ? { stackTrace: err.stack } : {}), source: err.name }
+    : { message: String(err) };
 }
 
 /** Waits `ms`, or less when aborted or woken; `wake` is replaced on every call. */
@@ -98,18 +106,32 @@ export class LocalChangeFeed {
     }
   }
 
-  /** True when the batch may be checkpointed: delivered, or given up on as the trigger would. */
+  /**
+   * True when the batch may be checkpointed: delivered, or given up on as the trigger would. Each run gets
+   * the retry context the Functions host passes when the function has a retry policy (`retryCount` = runs
+   * before this one, `maxRetryCount`, the previous run's exception), so a handler can tell its last run.
+   */
   private async deliver(
     documents: unknown[],
     retry: ReturnType<typeof retryPolicyOf>,
     signal: AbortSignal,
   ): Promise<boolean> {
+    let previous: unknown;
     for (let attempt = 0; ; attempt++) {
-      const context = createInvocationContext(this.fn, this.logger);
+      const context = createInvocationContext(this.fn, this.logger, {
+        retryContext: retry
+          ? {
+              retryCount: attempt,
+              maxRetryCount: retry.maxRetryCount,
+              ...(previous === undefined ? {} : { exception: exceptionOf(previous) }),
+            }
+          : undefined,
+      });
       try {
         await this.fn.callback(documents, context);
         return true;
       } catch (err) {
+        previous = err;
         const canRetry = retry && (retry.maxRetryCount < 0 || attempt < retry.maxRetryCount);
         this.logger.error(
           this.fn.metadata.name,

@@ -1,18 +1,18 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { globSync } from 'tinyglobby';
-import { closeEventing } from '../app/eventing';
-import { readEventGridSettings } from '../app/eventGridSettings';
-import { closeServices, getServices } from '../app/services';
-import { readSettings } from '../app/settings';
+import { writeHostMarker } from '../adapters/sqlite/hostMarker';
+import { loadLocalSettings } from '../config/localSettingsFile';
+import { readSettings } from '../config/settings';
 import { LocalChangeFeed } from './changeFeed';
 import { createDurableRuntime } from './durable';
 import { createLocalTopic } from './eventGrid/setup';
+import { openFeedSource } from './feedSource';
 import { FunctionsCore } from './functionsCore';
-import { writeHostMarker } from './hostMarker';
 import { LocalHttpServer } from './httpServer';
-import { loadLocalSettings } from './localSettings';
 import { Logger } from './logger';
+import { readLocalSettings } from './settings';
 
 /** The folder holding package.json, searched upwards from this file. */
 export function appRoot(from = __dirname): string {
@@ -38,68 +38,99 @@ export function loadFunctionFiles(root: string): string[] {
   return files;
 }
 
+/**
+ * The app's `console` output becomes host log lines (source `worker`) at the matching level, as the Node.js
+ * worker forwards it to the Functions host on Azure; `console.debug` is then filtered by LOG_LEVEL.
+ */
+function forwardConsole(logger: Logger): void {
+  console.debug = (...args: unknown[]) => logger.debug('worker', ...args);
+  console.log = console.info = (...args: unknown[]) => logger.info('worker', ...args);
+  console.warn = (...args: unknown[]) => logger.warn('worker', ...args);
+  console.error = (...args: unknown[]) => logger.error('worker', ...args);
+}
+
 export interface RunningHost {
   port: number;
   stop(): Promise<void>;
 }
 
 /**
- * Starts the local host: settings, function files, HTTP on `/api`, the embedded change feed into every
+ * The settings the host gives the app, as Core Tools does for a worker: `local.settings.json` Values under
+ * the environment, plus where this host's own stand-ins are (the local Event Grid topic and its key, the
+ * public URL), unless the environment already names them. Fixed before the app loads and reads them.
+ */
+function provideAppSettings(origin: string, topicKey: string, env: NodeJS.ProcessEnv): void {
+  if (!env.EVENTGRID_TOPIC_ENDPOINT) {
+    env.EVENTGRID_TOPIC_ENDPOINT = `${origin}/eventgrid/api/events`;
+    env.EVENTGRID_TOPIC_KEY = topicKey;
+  }
+  env.PUBLIC_BASE_URL ??= origin;
+}
+
+/**
+ * Starts the local host: settings, HTTP on `/api`, the function files, the embedded change feed into every
  * cosmosDB-trigger function, the local Event Grid topic delivering to eventGrid-trigger functions and
- * webhooks. SIGINT/SIGTERM stop it gracefully: the change-feed batches in flight finish and checkpoint,
- * no new requests, requests in flight answered, deliveries in flight finish, then the stores close.
+ * webhooks, the durable runtime. SIGINT/SIGTERM stop it gracefully: the change-feed batches in flight
+ * finish and checkpoint, no new requests, requests in flight answered, deliveries in flight finish, then
+ * the app's `appTerminate` hooks close its services.
  */
 export async function startHost(core: FunctionsCore): Promise<RunningHost> {
   const root = appRoot();
   loadLocalSettings(root);
+  const local = readLocalSettings();
   const settings = readSettings();
   const logger = new Logger(settings.LOG_LEVEL);
+  forwardConsole(logger);
+
+  // Listen first: the app's settings name this host's port (the topic endpoint, the public URL).
+  const http = new LocalHttpServer(logger);
+  const port = await http.listen(local.PORT);
+  const origin = `http://127.0.0.1:${port}`;
+  const topicKey = local.LOCAL_EVENTGRID_KEY ?? randomBytes(24).toString('base64url');
+  provideAppSettings(origin, topicKey, process.env);
+
   loadFunctionFiles(root);
-  // The request charge of every Cosmos DB operation, at debug level (LOG_LEVEL=debug shows it).
-  const services = getServices({
-    onRequestCharge: (operation, ru) => logger.debug('cosmos', `${operation}: ${ru} RU`),
+  const durable = createDurableRuntime(core, http, logger, {
+    dataDir: settings.DATA_DIR,
+    hubName: settings.DURABLE_TASK_HUB,
+    settings: local,
   });
-
-  const retryScale = readEventGridSettings().LOCAL_RETRY_SCALE;
-
-  const http = new LocalHttpServer(core, logger);
-  const durable = createDurableRuntime(core, http, logger, settings.DATA_DIR);
-  const local = createLocalTopic(core, settings.DATA_DIR, logger);
-  http.mount('/eventgrid/', local.topic.handle);
+  const topic = createLocalTopic(core, settings.DATA_DIR, local, topicKey, logger);
+  http.mount('/eventgrid/', topic.topic.handle);
+  const feedSource = openFeedSource(settings);
   const feeds = core.byTrigger('cosmosDBTrigger').map(
     (fn) =>
-      new LocalChangeFeed(fn, services.store, logger, {
-        pollMs: settings.LOCAL_CHANGE_FEED_POLL_MS,
-        retryScale,
+      new LocalChangeFeed(fn, feedSource, logger, {
+        pollMs: local.LOCAL_CHANGE_FEED_POLL_MS,
+        retryScale: local.LOCAL_RETRY_SCALE,
       }),
   );
   await core.runHooks('appStart', { hookData: {}, appHookData: {} });
-  const port = await http.listen(settings.PORT);
-  durable.start(`http://127.0.0.1:${port}`);
-  process.env.PORT = String(port);
+  http.serveFunctions(core);
+  durable.start(origin);
   const removeMarker =
     settings.EVENT_STORE === 'sqlite' ? writeHostMarker(settings.DATA_DIR, port) : () => {};
-  local.pointPublisherAt(port);
-  local.topic.start();
+  topic.topic.start();
   feeds.forEach((f) => f.start());
-  services.store.onAppended(() => feeds.forEach((f) => f.wake()));
+  // Appends in this process (the functions' own store) wake the feeds at once; other writers are polled.
+  const unsubscribe = feedSource.onAppended(() => feeds.forEach((f) => f.wake()));
   logger.info('host', `${core.functions.size} functions: ${[...core.functions.keys()].join(', ')}`);
   if (settings.EVENT_STORE === 'cosmos') {
     const endpoint = settings.COSMOS_ENDPOINT ?? settings.COSMOS__accountEndpoint;
-    logger.info('host', `event store: cosmos at ${endpoint}, database ${settings.COSMOS_DATABASE}`);
+    logger.info('host', `state: cosmos at ${endpoint}, database ${settings.COSMOS_DATABASE}`);
     if (settings.COSMOS_FEED_MODE === 'test-server-scan') {
-      // See FeedMode in src/store/cosmos/cosmosEventStore.ts: the test server's change feed is a stub.
+      // See FeedMode in src/adapters/cosmos/cosmosEventStore.ts: the test server's change feed is a stub.
       logger.warn(
         'host',
         'change feed: test-server-scan (a query in insertion order), not the Cosmos DB change feed',
       );
     }
   } else {
-    logger.info('host', `event store: ${settings.EVENT_STORE}, data in ${resolve(settings.DATA_DIR)}`);
+    logger.info('host', `state: ${settings.EVENT_STORE}, data in ${resolve(settings.DATA_DIR)}`);
   }
   logger.info(
     'host',
-    `Event Grid topic http://127.0.0.1:${port}/eventgrid/api/events → ${local.topic.subscriptionNames.join(', ')}`,
+    `Event Grid topic ${origin}/eventgrid/api/events → ${topic.topic.subscriptionNames.join(', ')}`,
   );
   let stopping: Promise<void> | undefined;
   const stop = () =>
@@ -107,13 +138,13 @@ export async function startHost(core: FunctionsCore): Promise<RunningHost> {
       logger.info('host', 'stopping: no new requests; finishing what is in flight');
       // Feeds first: the relay's batch in flight publishes through this host's own topic endpoint.
       await Promise.all(feeds.map((f) => f.stop()));
+      unsubscribe();
       await http.close();
       await durable.stop();
-      await local.topic.stop();
+      await topic.topic.stop();
       await core.runHooks('appTerminate', { hookData: {}, appHookData: {} });
-      closeEventing();
-      local.db.close();
-      await closeServices();
+      topic.db.close();
+      await feedSource.close();
       removeMarker();
       logger.info('host', 'stopped');
     })());
@@ -122,7 +153,7 @@ export async function startHost(core: FunctionsCore): Promise<RunningHost> {
     process.on(signal, () => void stop().then(() => process.exit(0)));
   }
   // Signals are handled before the host says it listens, so whoever waits for that line can stop it.
-  logger.info('host', `listening on http://127.0.0.1:${port}/api`);
+  logger.info('host', `listening on ${origin}/api`);
 
   return { port, stop };
 }

@@ -1,8 +1,8 @@
 import { HttpRequest, HttpResponse, HttpResponseInit } from '@azure/functions';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { maxBodyBytes } from '../http/endpoint';
-import { problem } from '../http/problem';
+import { maxBodyBytes } from '../shared/httpLimits';
+import { problem } from '../shared/problem';
 import { FunctionsCore, RegisteredFunction } from './functionsCore';
 import { createInvocationContext } from './invocation';
 import { Logger } from './logger';
@@ -78,11 +78,18 @@ export class LocalHttpServer {
   private drained?: () => void;
   private draining = false;
   private readonly mounts: { prefix: string; handler: MountedHandler }[] = [];
+  private serving = false;
 
-  constructor(
-    core: FunctionsCore,
-    private readonly logger: Logger,
-  ) {
+  constructor(private readonly logger: Logger) {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server.keepAliveTimeout = 5_000;
+  }
+
+  /**
+   * Starts serving the http-trigger functions registered in `core`. Until then (the host listens before it
+   * loads the app, so the app's settings can name the port) requests under `/api` get 503.
+   */
+  serveFunctions(core: FunctionsCore): void {
     for (const fn of core.byTrigger('httpTrigger')) {
       const methods = (
         (fn.trigger.methods as string[] | undefined) ?? ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']
@@ -93,8 +100,7 @@ export class LocalHttpServer {
         target: fn,
       });
     }
-    this.server = createServer((req, res) => void this.handle(req, res));
-    this.server.keepAliveTimeout = 5_000;
+    this.serving = true;
   }
 
   /** Serves every path under `prefix` (e.g. `/eventgrid/`) with `handler` instead of the functions. */
@@ -186,6 +192,11 @@ export class LocalHttpServer {
     const mounted = this.mounts.find((m) => url.pathname.startsWith(m.prefix));
     if (mounted) return mounted.handler(req, res, url);
     const method = (req.method ?? 'GET').toUpperCase();
+    if (!this.serving) {
+      req.resume();
+      const answer = problem(503, 'starting', 'the host is starting; retry shortly');
+      return send(res, { ...answer, headers: { ...answer.headers, 'retry-after': '1' } });
+    }
     const path = url.pathname.startsWith(routePrefix + '/')
       ? url.pathname.slice(routePrefix.length)
       : undefined;

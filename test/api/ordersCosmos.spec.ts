@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CosmosConnection } from '../../src/store/cosmos/connection';
+import { CosmosConnection } from '../../src/adapters/cosmos/connection';
 import { CosmosTestServer, startCosmosTestServer } from '../support/cosmosServer';
 import { call, eventually, startTestHost, TestHost } from '../support/host';
 
@@ -9,7 +9,7 @@ import { call, eventually, startTestHost, TestHost } from '../support/host';
  * server's self-signed, expired certificate through COSMOS_TLS_INSECURE=true, a setting refused for any
  * endpoint not on this machine (narrower than NODE_TLS_REJECT_UNAUTHORIZED=0, which would switch off
  * certificate checks for every TLS connection of the child). The host's change feed runs in
- * test-server-scan mode, because this server's change feed is a stub (see src/store/cosmos/cosmosEventStore.ts).
+ * test-server-scan mode, because this server's change feed is a stub (see src/adapters/cosmos/cosmosEventStore.ts).
  */
 
 let server: CosmosTestServer;
@@ -149,8 +149,8 @@ describe('order API over HTTP on the local host with EVENT_STORE=cosmos (@vercel
 
   it('logs the request charge of Cosmos DB operations at debug level', () => {
     const log = host.logs.join('');
-    expect(log).toMatch(/debug \[cosmos\] events\.append: \d+(\.\d+)? RU/);
-    expect(log).toMatch(/debug \[cosmos\] events\.readHead: \d+(\.\d+)? RU/);
+    expect(log).toMatch(/debug \[worker\] \[cosmos\] events\.append: \d+(\.\d+)? RU/);
+    expect(log).toMatch(/debug \[worker\] \[cosmos\] events\.readHead: \d+(\.\d+)? RU/);
     expect(log).toMatch(/test-server-scan/);
   });
 });

@@ -1,9 +1,9 @@
 import * as df from 'durable-functions';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { acceptanceInstanceId, reservationIdOf } from '../../src/app/acceptance';
-import { getAcceptanceDeps } from '../../src/app/acceptanceServices';
+import { acceptanceInstanceId, reservationIdOf } from '../../src/acceptance/contract';
+import { acceptanceDeps as getAcceptanceDeps } from '../../src/composition/services';
 import { CommandInput, toRecord } from '../../src/app/orderService';
-import { getServices } from '../../src/app/services';
+import { services as getServices } from '../../src/composition/services';
 import { OrderEvent } from '../../src/domain/events';
 import { OrderLine } from '../../src/domain/state';
 import { EventType, isType } from '../../src/local/durable/history';

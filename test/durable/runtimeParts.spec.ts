@@ -2,12 +2,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readAcceptanceSettings } from '../../src/app/acceptanceSettings';
-import { SettingsError } from '../../src/app/settings';
+import { readSettings as readAcceptanceSettings, SettingsError } from '../../src/config/settings';
 import { leafActions } from '../../src/local/durable/actions';
 import { DurableClock } from '../../src/local/durable/clock';
 import { LocalDurableRuntime, retryDelayMs } from '../../src/local/durable/runtime';
-import { readDurableRuntimeSettings, timeSpan } from '../../src/local/durable/settings';
+import { timeSpan } from '../../src/local/durable/settings';
+import { readLocalSettings as readDurableRuntimeSettings } from '../../src/local/settings';
 import { FunctionsCore } from '../../src/local/functionsCore';
 import { Logger } from '../../src/local/logger';
 

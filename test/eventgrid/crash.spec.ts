@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { toRecord } from '../../src/app/orderService';
-import { openDatabase } from '../../src/store/sqlite/database';
-import { SqliteEventStore } from '../../src/store/sqlite/sqliteEventStore';
+import { openDatabase } from '../../src/adapters/sqlite/database';
+import { SqliteEventStore } from '../../src/adapters/sqlite/sqliteEventStore';
 import { eventually, startTestHost, TestHost } from '../support/host';
 import { startSubscriber } from '../support/subscriber';
 

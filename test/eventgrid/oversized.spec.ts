@@ -2,9 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../../src/store/sqlite/database';
-import { SqliteEventStore } from '../../src/store/sqlite/sqliteEventStore';
-import { FileDeadLetterStore } from '../../src/store/fs/fileDeadLetterStore';
+import { openDatabase } from '../../src/adapters/sqlite/database';
+import { SqliteEventStore } from '../../src/adapters/sqlite/sqliteEventStore';
+import { FileDeadLetterStore } from '../../src/adapters/fs/fileDeadLetterStore';
 import { call, eventually, startTestHost, TestHost } from '../support/host';
 import { startSubscriber } from '../support/subscriber';
 

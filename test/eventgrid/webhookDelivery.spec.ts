@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { retryScheduleSeconds } from '../../src/local/eventGrid/subscriptions';
-import { FileDeadLetterStore } from '../../src/store/fs/fileDeadLetterStore';
+import { FileDeadLetterStore } from '../../src/adapters/fs/fileDeadLetterStore';
 import { call, eventually, startTestHost, TestHost } from '../support/host';
 import { startSubscriber } from '../support/subscriber';
 

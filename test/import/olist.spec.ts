@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readModelLease } from '../../src/app/catchUp';
-import { OrderSummary } from '../../src/app/orderView';
-import { createServices, Services } from '../../src/app/services';
-import { readSettings } from '../../src/app/settings';
+import { OrderSummary } from '../../src/domain/orderView';
+import { createServices, Services } from '../../src/composition/services';
+import { readSettings } from '../../src/config/settings';
 import { ImportSummary, importOlist } from '../../src/import/olist';
 
 /**

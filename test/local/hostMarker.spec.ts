@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runningHost, writeHostMarker } from '../../src/local/hostMarker';
+import { runningHost, writeHostMarker } from '../../src/adapters/sqlite/hostMarker';
 
 describe('the marker a running host leaves in DATA_DIR', () => {
   it('names a live host, and is gone once removed', () => {

@@ -2,8 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readSettings, SettingsError } from '../../src/app/settings';
-import { loadLocalSettings } from '../../src/local/localSettings';
+import { readSettings, SettingsError } from '../../src/config/settings';
+import { loadLocalSettings } from '../../src/config/localSettingsFile';
+import { readLocalSettings } from '../../src/local/settings';
 
 describe('settings', () => {
   it('takes local.settings.json Values, the environment winning', () => {
@@ -14,7 +15,8 @@ describe('settings', () => {
     );
     const env: NodeJS.ProcessEnv = { DATA_DIR: '/from/env' };
     expect(loadLocalSettings(dir, env)).toEqual(['PORT']);
-    expect(readSettings(env)).toMatchObject({ PORT: 8080, DATA_DIR: '/from/env', EVENT_STORE: 'sqlite' });
+    expect(readSettings(env)).toMatchObject({ DATA_DIR: '/from/env', EVENT_STORE: 'sqlite' });
+    expect(readLocalSettings(env)).toMatchObject({ PORT: 8080 });
   });
 
   it('names the file when it is not valid', () => {
@@ -24,7 +26,8 @@ describe('settings', () => {
   });
 
   it('names an invalid setting', () => {
-    expect(() => readSettings({ PORT: 'eighty' })).toThrow(SettingsError);
-    expect(() => readSettings({ PORT: 'eighty' })).toThrow(/PORT/);
+    expect(() => readLocalSettings({ PORT: 'eighty' })).toThrow(SettingsError);
+    expect(() => readLocalSettings({ PORT: 'eighty' })).toThrow(/PORT/);
+    expect(() => readSettings({ EVENT_STORE: 'files' })).toThrow(/EVENT_STORE/);
   });
 });

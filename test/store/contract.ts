@@ -4,7 +4,7 @@ import {
   EventStore,
   StoredEventRecord,
   WrongExpectedVersionError,
-} from '../../src/store/eventStore';
+} from '../../src/ports/eventStore';
 
 export interface StoreUnderTest {
   store: EventStore;

@@ -3,11 +3,12 @@ import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { cosmosContainerDefinitions, cosmosNames } from '../../src/app/containers';
-import { createServices } from '../../src/app/services';
-import { readSettings, SettingsError } from '../../src/app/settings';
-import { cosmosClientOptions, throttlingRetryOptions } from '../../src/store/cosmos/connection';
-import { CosmosEventStore } from '../../src/store/cosmos/cosmosEventStore';
+import { cosmosContainerDefinitions, cosmosNames } from '../../src/adapters/cosmos/containers';
+import { createServices } from '../../src/composition/services';
+import { cosmosConnectionOptions } from '../../src/config/connections';
+import { readSettings, SettingsError } from '../../src/config/settings';
+import { cosmosClientOptions, throttlingRetryOptions } from '../../src/adapters/cosmos/connection';
+import { CosmosEventStore } from '../../src/adapters/cosmos/cosmosEventStore';
 import { startCosmosTestServer } from '../support/cosmosServer';
 
 const remote = 'https://orders-prod.documents.azure.com:443/';
@@ -26,7 +27,12 @@ describe('Cosmos DB connection settings', () => {
   });
 
   it('allows insecure TLS and the test-server feed only for an endpoint on this machine', () => {
-    const local = { EVENT_STORE: 'cosmos', COSMOS_ENDPOINT: 'https://127.0.0.1:8081', COSMOS_KEY: 'k' };
+    const local = {
+      EVENT_STORE: 'cosmos',
+      COSMOS_ENDPOINT: 'https://127.0.0.1:8081',
+      COSMOS_KEY: 'k',
+      COSMOS_DATABASE: 'orders',
+    };
     expect(
       readSettings({ ...local, COSMOS_TLS_INSECURE: 'true', COSMOS_FEED_MODE: 'test-server-scan' }),
     ).toMatchObject({ COSMOS_TLS_INSECURE: true, COSMOS_FEED_MODE: 'test-server-scan' });
@@ -37,7 +43,9 @@ describe('Cosmos DB connection settings', () => {
 
   it('connects with identity (DefaultAzureCredential) to COSMOS__accountEndpoint, with explicit 429 retry options', () => {
     const options = cosmosClientOptions(
-      readSettings({ EVENT_STORE: 'cosmos', COSMOS__accountEndpoint: remote }),
+      cosmosConnectionOptions(
+        readSettings({ EVENT_STORE: 'cosmos', COSMOS__accountEndpoint: remote, COSMOS_DATABASE: 'orders' }),
+      ),
     );
     expect(options.endpoint).toBe(remote);
     expect(options.key).toBeUndefined();
@@ -53,12 +61,15 @@ describe('Cosmos DB connection settings', () => {
 
   it('connects with a key to COSMOS_ENDPOINT (emulator, test server), which wins over the identity endpoint', () => {
     const options = cosmosClientOptions(
-      readSettings({
-        COSMOS__accountEndpoint: remote,
-        COSMOS_ENDPOINT: 'https://localhost:8081',
-        COSMOS_KEY: 'emulator-key',
-        COSMOS_TLS_INSECURE: 'true',
-      }),
+      cosmosConnectionOptions(
+        readSettings({
+          COSMOS__accountEndpoint: remote,
+          COSMOS_ENDPOINT: 'https://localhost:8081',
+          COSMOS_KEY: 'emulator-key',
+          COSMOS_TLS_INSECURE: 'true',
+          COSMOS_DATABASE: 'orders',
+        }),
+      ),
     );
     expect(options).toMatchObject({ endpoint: 'https://localhost:8081', key: 'emulator-key' });
     expect(options.aadCredentials).toBeUndefined();
@@ -66,11 +77,15 @@ describe('Cosmos DB connection settings', () => {
   });
 
   it('builds the Cosmos DB adapters for EVENT_STORE=cosmos without sending a request', async () => {
-    const services = createServices({
-      EVENT_STORE: 'cosmos',
-      COSMOS_ENDPOINT: 'https://127.0.0.1:1',
-      COSMOS_KEY: 'k',
-    });
+    const services = createServices(
+      readSettings({
+        EVENT_STORE: 'cosmos',
+        COSMOS_ENDPOINT: 'https://127.0.0.1:1',
+        COSMOS_KEY: 'k',
+        COSMOS_TLS_INSECURE: 'true',
+        COSMOS_DATABASE: 'orders',
+      }),
+    );
     try {
       expect(services.store).toBeInstanceOf(CosmosEventStore);
       expect(services.settings.EVENT_STORE).toBe('cosmos');
@@ -80,12 +95,12 @@ describe('Cosmos DB connection settings', () => {
   });
 });
 
-describe('npm run cosmos:setup (the built dist/src/store/cosmos/setup.js)', () => {
+describe('npm run cosmos:setup (the built dist/src/cli/cosmosSetup.js)', () => {
   it('creates the database and every container with its partition key, and leaves them be on a second run', async () => {
     const server = await startCosmosTestServer();
     try {
       const run = () =>
-        promisify(execFile)(process.execPath, ['dist/src/store/cosmos/setup.js'], {
+        promisify(execFile)(process.execPath, ['dist/src/cli/cosmosSetup.js'], {
           cwd: resolve(__dirname, '../..'),
           env: { ...process.env, ...server.env, COSMOS_DATABASE: 'setup-test' },
         });

@@ -1,10 +1,10 @@
 import { Items } from '@azure/cosmos';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventsIndexingPolicy } from '../../src/app/containers';
+import { eventsIndexingPolicy } from '../../src/adapters/cosmos/containers';
 import { OrderService } from '../../src/app/orderService';
-import { CosmosConnection } from '../../src/store/cosmos/connection';
-import { CosmosEventStore, FeedMode } from '../../src/store/cosmos/cosmosEventStore';
-import { CommitTooLargeError, WrongExpectedVersionError } from '../../src/store/eventStore';
+import { CosmosConnection } from '../../src/adapters/cosmos/connection';
+import { CosmosEventStore, FeedMode } from '../../src/adapters/cosmos/cosmosEventStore';
+import { CommitTooLargeError, WrongExpectedVersionError } from '../../src/ports/eventStore';
 import { connectReal, realCosmosSettings, startCosmosTestServer } from '../support/cosmosServer';
 import { event, eventStoreContract, newStreamId } from './contract';
 
@@ -135,7 +135,7 @@ function adapterDetails(name: string, isReal: boolean, open: () => Promise<Targe
       ).toBeUndefined();
     });
 
-    it('creates the events container with the indexing policy of src/app/containers.ts (payloads /e/* excluded)', async () => {
+    it('creates the events container with the indexing policy of src/adapters/cosmos/containers.ts (payloads /e/* excluded)', async () => {
       const policy = (await connection.events.read()).resource?.indexingPolicy;
       expect(policy?.includedPaths?.map((p) => p.path)).toEqual(
         expect.arrayContaining(eventsIndexingPolicy.includedPaths!.map((p) => p.path)),

@@ -1,20 +1,20 @@
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OrderSummary } from '../../src/app/orderView';
+import { OrderSummary } from '../../src/domain/orderView';
 import { OrderService } from '../../src/app/orderService';
 import { FeedDocument, projectCommits } from '../../src/app/projection';
 import { OrderStatus } from '../../src/domain/state';
 import { initialState } from '../../src/domain/state';
-import { CosmosConnection } from '../../src/store/cosmos/connection';
-import { CosmosEventStore } from '../../src/store/cosmos/cosmosEventStore';
-import { CosmosIdempotencyStore } from '../../src/store/cosmos/cosmosIdempotency';
-import { CosmosOrderReadModel } from '../../src/store/cosmos/cosmosReadModel';
-import { IdempotencyStore } from '../../src/store/idempotency';
-import { InvalidContinuationTokenError, OrderReadModel, ReadModelEntry } from '../../src/store/readModel';
-import { openDatabase } from '../../src/store/sqlite/database';
-import { SqliteIdempotencyStore } from '../../src/store/sqlite/sqliteIdempotency';
-import { SqliteOrderReadModel } from '../../src/store/sqlite/sqliteReadModel';
+import { CosmosConnection } from '../../src/adapters/cosmos/connection';
+import { CosmosEventStore } from '../../src/adapters/cosmos/cosmosEventStore';
+import { CosmosIdempotencyStore } from '../../src/adapters/cosmos/cosmosIdempotency';
+import { CosmosOrderReadModel } from '../../src/adapters/cosmos/cosmosReadModel';
+import { IdempotencyStore } from '../../src/ports/idempotency';
+import { InvalidContinuationTokenError, OrderReadModel, ReadModelEntry } from '../../src/ports/readModel';
+import { openDatabase } from '../../src/adapters/sqlite/database';
+import { SqliteIdempotencyStore } from '../../src/adapters/sqlite/sqliteIdempotency';
+import { SqliteOrderReadModel } from '../../src/adapters/sqlite/sqliteReadModel';
 import { CosmosTestServer, startCosmosTestServer } from '../support/cosmosServer';
 import { newStreamId } from './contract';
 
@@ -234,7 +234,7 @@ describe('change-feed handler on Cosmos DB documents', () => {
     expect(fn.trigger).toMatchObject({
       type: 'cosmosDBTrigger',
       connection: 'COSMOS',
-      databaseName: 'orders',
+      databaseName: '%COSMOS_DATABASE%',
       containerName: 'events',
       leaseContainerName: 'leases',
       startFromBeginning: true,
@@ -247,7 +247,7 @@ describe('change-feed handler on Cosmos DB documents', () => {
 
     const saved = { ...process.env };
     Object.assign(process.env, server.env, { COSMOS_DATABASE: 'orders' });
-    const services = dist('app/services.js') as typeof import('../../src/app/services');
+    const services = dist('composition/services.js') as typeof import('../../src/composition/services');
     const { createInvocationContext } = dist(
       'local/invocation.js',
     ) as typeof import('../../src/local/invocation');

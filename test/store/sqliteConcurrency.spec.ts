@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { openDatabase } from '../../src/store/sqlite/database';
-import { SqliteEventStore } from '../../src/store/sqlite/sqliteEventStore';
+import { openDatabase } from '../../src/adapters/sqlite/database';
+import { SqliteEventStore } from '../../src/adapters/sqlite/sqliteEventStore';
 
 // Each worker has its own connection to the same database file, as two processes would (the host and
 // an import). It appends with expected versions it guesses, half of them stale or made up. A barrier
@@ -12,8 +12,8 @@ import { SqliteEventStore } from '../../src/store/sqlite/sqliteEventStore';
 // the machine's load or scheduling (without it, workers that happen to run one after another never race).
 const workerCode = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { openDatabase } = require(workerData.dist + '/store/sqlite/database.js');
-const { SqliteEventStore } = require(workerData.dist + '/store/sqlite/sqliteEventStore.js');
+const { openDatabase } = require(workerData.dist + '/adapters/sqlite/database.js');
+const { SqliteEventStore } = require(workerData.dist + '/adapters/sqlite/sqliteEventStore.js');
 (async () => {
   const store = new SqliteEventStore(openDatabase(workerData.dir));
   const barrier = new Int32Array(workerData.barrier);

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDatabase } from '../../src/store/sqlite/database';
-import { SqliteEventStore } from '../../src/store/sqlite/sqliteEventStore';
+import { openDatabase } from '../../src/adapters/sqlite/database';
+import { SqliteEventStore } from '../../src/adapters/sqlite/sqliteEventStore';
 import { eventStoreContract } from './contract';
 
 eventStoreContract('embedded SQLite', async () => {

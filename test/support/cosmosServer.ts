@@ -1,9 +1,22 @@
 import { CosmosClient } from '@azure/cosmos';
 import { createHttpsServer } from '@vercel/cosmosdb-server';
 import { AddressInfo } from 'node:net';
-import { readSettings, Settings } from '../../src/app/settings';
-import { CosmosConnection, cosmosClientOptions } from '../../src/store/cosmos/connection';
-import { ensureCosmosResources } from '../../src/store/cosmos/setup';
+import { readSettings, Settings } from '../../src/config/settings';
+import { CosmosConnection, cosmosClientOptions } from '../../src/adapters/cosmos/connection';
+import { cosmosNames } from '../../src/adapters/cosmos/containers';
+import { ensureCosmosResources } from '../../src/cli/cosmosSetup';
+
+/** A key-authenticated client for the endpoint and key of these settings (test server, emulator, test account). */
+function keyClient(settings: Settings, database: string): CosmosClient {
+  return new CosmosClient(
+    cosmosClientOptions({
+      endpoint: settings.COSMOS_ENDPOINT!,
+      key: settings.COSMOS_KEY,
+      database,
+      tlsInsecure: settings.COSMOS_TLS_INSECURE,
+    }),
+  );
+}
 
 /**
  * @vercel/cosmosdb-server, started in this test process over HTTPS on a free port of 127.0.0.1 with the
@@ -39,6 +52,7 @@ export async function startCosmosTestServer(): Promise<CosmosTestServer> {
     COSMOS_KEY: key,
     COSMOS_TLS_INSECURE: 'true',
     COSMOS_FEED_MODE: 'test-server-scan',
+    COSMOS_DATABASE: cosmosNames.database,
   };
   const settings = readSettings(env);
   const connections: CosmosConnection[] = [];
@@ -47,8 +61,8 @@ export async function startCosmosTestServer(): Promise<CosmosTestServer> {
     key,
     settings,
     env,
-    connect: async (databaseId = settings.COSMOS_DATABASE) => {
-      const connection = new CosmosConnection(new CosmosClient(cosmosClientOptions(settings)), databaseId);
+    connect: async (databaseId = settings.COSMOS_DATABASE ?? cosmosNames.database) => {
+      const connection = new CosmosConnection(keyClient(settings, databaseId), databaseId);
       connections.push(connection);
       await ensureCosmosResources(connection.client, databaseId);
       return connection;
@@ -81,11 +95,9 @@ export function realCosmosSettings(env: NodeJS.ProcessEnv = process.env): Settin
 export async function connectReal(
   settings: Settings,
 ): Promise<{ connection: CosmosConnection; drop(): Promise<void> }> {
-  const connection = new CosmosConnection(
-    new CosmosClient(cosmosClientOptions(settings)),
-    settings.COSMOS_DATABASE,
-  );
-  const report = await ensureCosmosResources(connection.client, settings.COSMOS_DATABASE);
+  const database = settings.COSMOS_DATABASE ?? 'orders-test';
+  const connection = new CosmosConnection(keyClient(settings, database), database);
+  const report = await ensureCosmosResources(connection.client, database);
   return {
     connection,
     drop: async () => {

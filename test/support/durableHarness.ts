@@ -65,7 +65,8 @@ export async function startDurableHarness(options: {
     maxShortTimerSeconds: options.maxShortTimerSeconds,
     longTimerIntervalSeconds: options.longTimerIntervalSeconds,
   });
-  const http = new LocalHttpServer(core, logger);
+  const http = new LocalHttpServer(logger);
+  http.serveFunctions(core);
   http.mount(webhookPrefix, durableWebhooks(runtime));
   const port = await http.listen(0);
   runtime.start(`http://127.0.0.1:${port}`);

@@ -1,7 +1,7 @@
 import { InvocationContext } from '@azure/functions';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { FunctionsCore } from '../functionsCore';
-import { durableKeyPattern } from './settings';
+import { durableKeyPattern } from '../settings';
 
 /** Where the extension's HTTP API lives on the function app's host (the client binding's rpcBaseUrl is below it). */
 export const webhookPrefix = '/runtime/webhooks/durabletask/';

@@ -1,10 +1,9 @@
-import { readAcceptanceSettings } from '../../app/acceptanceSettings';
 import { FunctionsCore } from '../functionsCore';
 import { LocalHttpServer } from '../httpServer';
 import { Logger } from '../logger';
 import { DurableClock } from './clock';
 import { LocalDurableRuntime, webhookPrefix } from './runtime';
-import { readDurableRuntimeSettings } from './settings';
+import { LocalSettings } from '../settings';
 import { durableWebhooks } from './webhooks';
 
 export { LocalDurableRuntime, webhookPrefix } from './runtime';
@@ -20,12 +19,12 @@ export function createDurableRuntime(
   core: FunctionsCore,
   http: LocalHttpServer,
   logger: Logger,
-  dataDir: string,
+  options: { dataDir: string; hubName: string; settings: LocalSettings },
 ): LocalDurableRuntime {
-  const settings = readDurableRuntimeSettings();
+  const { settings, dataDir, hubName } = options;
   const runtime = new LocalDurableRuntime(core, logger, {
     dataDir,
-    hubName: readAcceptanceSettings().DURABLE_TASK_HUB,
+    hubName,
     clock: new DurableClock(settings.LOCAL_DURABLE_CLOCK),
     maxShortTimerSeconds: settings.LOCAL_DURABLE_MAX_SHORT_TIMER_SECONDS,
     longTimerIntervalSeconds: settings.LOCAL_DURABLE_LONG_TIMER_INTERVAL_SECONDS,

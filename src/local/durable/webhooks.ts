@@ -1,7 +1,7 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { maxBodyBytes } from '../../http/endpoint';
-import { problemContentType } from '../../http/problem';
+import { maxBodyBytes } from '../../shared/httpLimits';
+import { problemContentType } from '../../shared/problem';
 import { MountedHandler, readBody } from '../httpServer';
 import { RuntimeStatus } from './durableStore';
 import { LocalDurableRuntime, rpcSegment, webhookPrefix } from './runtime';

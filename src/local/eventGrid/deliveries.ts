@@ -1,4 +1,4 @@
-import { SqliteDatabase } from '../../store/sqlite/database';
+import { SqliteDatabase } from '../../adapters/sqlite/database';
 
 /** One pending delivery of one event to one subscription. */
 export interface Delivery {

@@ -1,8 +1,8 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
-import { jsonBytes } from '../../app/cloudEvents';
-import { DeadLetterStore, eventGridLimits } from '../../app/publishing';
-import { SqliteDatabase } from '../../store/sqlite/database';
+import { eventGridLimits, jsonBytes } from '../../ports/cloudEvents';
+import { DeadLetterStore } from '../../ports/deadLetters';
+import { SqliteDatabase } from '../../adapters/sqlite/database';
 import { FunctionsCore, RegisteredFunction } from '../functionsCore';
 import { readBody } from '../httpServer';
 import { createInvocationContext } from '../invocation';
@@ -149,13 +149,13 @@ export class LocalEventGridTopic {
       req.resume();
       return eventGridError(res, 401, 'Unauthorized', 'the aeg-sas-key header is missing or wrong');
     }
-    const body = await readBody(req, eventGridLimits.maxBatchBytes);
+    const body = await readBody(req, eventGridLimits.maxRequestBytes);
     if (body === undefined) {
       return eventGridError(
         res,
         413,
         'RequestEntityTooLarge',
-        `the request is over ${eventGridLimits.maxBatchBytes} bytes`,
+        `the request is over ${eventGridLimits.maxRequestBytes} bytes`,
       );
     }
     const encoding = req.headers['content-encoding'];

@@ -1,0 +1,395 @@
+import {
+  BulkOperationType,
+  ChangeFeedStartFrom,
+  Container,
+  JSONObject,
+  OperationInput,
+  OperationResponse,
+} from '@azure/cosmos';
+import {
+  AppendResult,
+  CommitDocument,
+  CommitTooLargeError,
+  EventStore,
+  eventsOfCommit,
+  FeedPage,
+  ReadStreamOptions,
+  RecordedEvent,
+  sliceStream,
+  StoredEventRecord,
+  StreamSlice,
+  WrongExpectedVersionError,
+  AppendListeners,
+  newCommit,
+} from '../../ports/eventStore';
+import { chargeOf, CosmosStoreError, explain, RequestChargeListener } from './connection';
+
+/**
+ * Cosmos DB limits the adapter enforces before it sends anything, from
+ * https://learn.microsoft.com/azure/cosmos-db/concepts-limits#per-item-limits (an item is at most 2 MB,
+ * measured as the UTF-8 length of its JSON) and
+ * https://learn.microsoft.com/azure/cosmos-db/nosql/transactional-batch#limitations (a transactional batch
+ * holds at most 100 operations and its payload is at most 2 MB). 2 MB is taken as 2 MiB; `itemHeadroomBytes`
+ * leaves room for the system properties Cosmos adds to a stored item (`_rid`, `_self`, `_etag`, `_ts`, ...).
+ */
+export const cosmosLimits = {
+  maxItemBytes: 2 * 1024 * 1024,
+  maxBatchBytes: 2 * 1024 * 1024,
+  maxBatchOperations: 100,
+  itemHeadroomBytes: 1024,
+} as const;
+
+/**
+ * The per-order head document: `version` is the stream version; its `_etag` guards appends. Lives in the
+ * events container beside the commits, in the order's partition; the change-feed side ignores it.
+ */
+export interface HeadDocument {
+  id: 'head';
+  orderId: string;
+  kind: 'head';
+  version: number;
+}
+
+/**
+ * How `readFeed` reads the container:
+ * - `changefeed`: the pull-model change feed (`getChangeFeedIterator`), position = the SDK's continuation
+ *   token, which holds one continuation per feed range (physical partition) and follows splits. Use it for
+ *   every real account and the emulator.
+ * - `test-server-scan`: for @vercel/cosmosdb-server only. Its change feed is a stub: the first read returns
+ *   the container's documents with the ETag "1", and every read with a continuation answers 304, so nothing
+ *   written later ever appears. This mode instead pages through a cross-partition query of the commits,
+ *   relying on that server returning items in insertion order (it scans a JavaScript Map; commits are never
+ *   replaced so they keep their place); position = `scan:<commits seen>`. Real Cosmos DB gives no such
+ *   order, which is why the settings refuse this mode for any endpoint not on this machine.
+ */
+export type FeedMode = 'changefeed' | 'test-server-scan';
+
+export interface CosmosEventStoreOptions {
+  /** The leases container (partition key `/id`), where `setCheckpoint` keeps its documents. */
+  leases: Container;
+  onRequestCharge?: RequestChargeListener;
+  feedMode?: FeedMode;
+}
+
+type Doc = { kind?: string } & Record<string, unknown>;
+const isCommitDoc = (d: Doc): boolean => d.kind === 'commit' && Array.isArray(d.e);
+
+/** The commit fields only, without the system properties (`_rid`, `_etag`, `_ts`, ...) Cosmos adds. */
+const toCommit = (d: Doc): CommitDocument => {
+  const { id, orderId, kind, i, n, e, recordedAt } = d as unknown as CommitDocument;
+  return { id, orderId, kind, i, n, e, recordedAt };
+};
+
+const headEtagCacheSize = 1000;
+const forbiddenIdChars = /[/\\?#]/;
+
+/**
+ * Event store on Cosmos DB for NoSQL (decisions 2 and 3 of the brief), container `events` partitioned by
+ * `/orderId`:
+ * - one immutable commit document per append (`CommitDocument`, id = `commitId(i)`, never updated), and
+ * - one head document per order (`HeadDocument`) whose `_etag` guards appends.
+ *
+ * `append` is one transactional batch in the order's partition: first the guard (replace the head with
+ * `ifMatch` on the etag read with the head at the expected version, or create the head when the expected
+ * version is 0), then the creation of the commit. Cosmos runs a batch all or nothing, so a stale or made-up
+ * expected version can neither leave a gap nor an overlap. Every per-operation status is checked, because
+ * a rejected batch still resolves.
+ *
+ * Reads: a point read of the head (1 RU for a small item), then a single-partition query of the commits
+ * ordered by `i`, up to the head's version. The request charge of every operation goes to `onRequestCharge`.
+ */
+export class CosmosEventStore implements EventStore {
+  private readonly appended: AppendListeners;
+
+  private readonly leases: Container;
+  private readonly onRequestCharge: RequestChargeListener;
+  private readonly feedMode: FeedMode;
+  /** Etags of heads this instance has seen, by order: spares the head read of an append after a read. */
+  private readonly headEtags = new Map<string, { version: number; etag: string }>();
+
+  constructor(
+    private readonly events: Container,
+    options: CosmosEventStoreOptions,
+  ) {
+    this.appended = AppendListeners.of(`cosmos:${events.url}`);
+    this.leases = options.leases;
+    this.onRequestCharge = options.onRequestCharge ?? (() => {});
+    this.feedMode = options.feedMode ?? 'changefeed';
+  }
+
+  /**
+   * @throws WrongExpectedVersionError when the head is not at `expectedVersion` (checked on read, and again
+   *   by the batch's etag guard: a 412 or 409 of the batch means another writer came first)
+   * @throws CommitTooLargeError when the commit or the batch exceeds `cosmosLimits` (nothing is sent)
+   * @throws RangeError for a malformed expected version or an empty commit
+   * @throws CosmosStoreError for any other failed operation of the batch, naming the statuses
+   */
+  async append(orderId: string, expectedVersion: number, events: StoredEventRecord[]): Promise<AppendResult> {
+    const commit = newCommit(orderId, expectedVersion, events);
+    const head: HeadDocument = { id: 'head', orderId, kind: 'head', version: commit.n };
+    assertItemSize(commit);
+
+    // Two rounds at most: a 412 while the head is still at the expected version means only its etag
+    // changed (the remembered one was stale), so the batch is tried once more with a fresh read.
+    for (let round = 0; ; round++) {
+      const guard: OperationInput =
+        expectedVersion === 0
+          ? { operationType: BulkOperationType.Create, partitionKey: orderId, resourceBody: { ...head } }
+          : {
+              operationType: BulkOperationType.Replace,
+              id: 'head',
+              partitionKey: orderId,
+              ifMatch: await this.headEtagAt(orderId, expectedVersion, round > 0),
+              resourceBody: { ...head },
+            };
+      const operations: OperationInput[] = [
+        guard,
+        // Event data is typed `unknown` but is JSON by construction (commands arrive as validated JSON).
+        {
+          operationType: BulkOperationType.Create,
+          partitionKey: orderId,
+          resourceBody: commit as unknown as JSONObject,
+        },
+      ];
+      assertBatchSize(operations);
+
+      let results: OperationResponse[];
+      try {
+        const response = await this.events.items.batch(operations, orderId);
+        this.onRequestCharge('events.append', chargeOf(response.headers));
+        results = response.result ?? [];
+      } catch (err) {
+        throw explain(`append to order ${orderId}`, err);
+      }
+      const statuses = results.map((r) => r.statusCode);
+      if (statuses.length === operations.length && statuses.every((s) => s >= 200 && s < 300)) {
+        const etag = results[0].eTag;
+        if (etag) this.rememberHead(orderId, commit.n, etag);
+        this.appended.notify();
+        return { commit, version: commit.n };
+      }
+      this.headEtags.delete(orderId);
+      // The failing operation has its own status; the others answer 424 (failed dependency).
+      const failed = statuses.find((s) => s >= 400 && s !== 424);
+      if (failed === 409 || failed === 412) {
+        const actual = (await this.readHead(orderId))?.version ?? 0;
+        if (failed === 412 && actual === expectedVersion && round === 0) continue;
+        throw new WrongExpectedVersionError(orderId, expectedVersion, actual);
+      }
+      if (failed === 413) {
+        const bytes = Buffer.byteLength(JSON.stringify(operations));
+        throw new CommitTooLargeError(
+          `order ${orderId}: Cosmos DB refused the commit as too large (${bytes} bytes)`,
+          bytes,
+          cosmosLimits.maxBatchBytes,
+        );
+      }
+      throw new CosmosStoreError(
+        `append to order ${orderId} failed: batch operation statuses [${statuses.join(', ') || 'none'}]`,
+      );
+    }
+  }
+
+  /**
+   * @throws CosmosStoreError when a read fails, or when the stored commits have a gap (which an atomic
+   *   batch cannot produce: it means the container was written by something else or is not Cosmos DB)
+   */
+  async readStream(orderId: string, options?: ReadStreamOptions): Promise<StreamSlice> {
+    const head = await this.readHead(orderId);
+    if (!head) return { version: 0, events: [] };
+    const upTo = Math.min(head.version, options?.toVersion ?? Number.POSITIVE_INFINITY);
+    if (upTo <= 0) return { version: 0, events: [] };
+    let commits: CommitDocument[];
+    try {
+      const response = await this.events.items
+        .query<CommitDocument>(
+          {
+            // The orderId filter repeats the partition key: redundant for Cosmos DB, needed by the test
+            // server, which ignores the partitionKey option of a query.
+            query:
+              "SELECT * FROM c WHERE c.orderId = @orderId AND c.kind = 'commit' AND c.i < @upTo ORDER BY c.i",
+            parameters: [
+              { name: '@orderId', value: orderId },
+              { name: '@upTo', value: upTo },
+            ],
+          },
+          { partitionKey: orderId },
+        )
+        .fetchAll();
+      this.onRequestCharge('events.queryCommits', response.requestCharge);
+      commits = response.resources;
+    } catch (err) {
+      throw explain(`read of order ${orderId}`, err);
+    }
+    const events: RecordedEvent[] = [];
+    let version = 0;
+    for (const commit of commits) {
+      if (commit.i !== version) {
+        throw new CosmosStoreError(
+          `order ${orderId}: stored commits are not contiguous (version ${version} is followed by a commit at ${commit.i})`,
+        );
+      }
+      events.push(...eventsOfCommit(toCommit(commit as unknown as Doc)));
+      version = commit.n;
+    }
+    return sliceStream(events, options);
+  }
+
+  /**
+   * Reads commits after `position` (undefined or '' = from the beginning), at most `limit` per page; the
+   * head documents the feed also carries are skipped, and the position moves past them too.
+   * @throws CosmosStoreError when the feed cannot be read or `position` belongs to the other feed mode
+   */
+  async readFeed(position: string | undefined, limit: number): Promise<FeedPage> {
+    const from = position || undefined;
+    return this.feedMode === 'test-server-scan' ? this.scanFeed(from, limit) : this.changeFeed(from, limit);
+  }
+
+  /** Pull-model change feed: 304 means no news; `hasMoreResults` is always true, so the page loop is ours. */
+  private async changeFeed(position: string | undefined, limit: number): Promise<FeedPage> {
+    if (position?.startsWith('scan:')) {
+      throw new CosmosStoreError(`feed position "${position}" was written in test-server-scan mode`);
+    }
+    const iterator = this.events.items.getChangeFeedIterator<Doc>({
+      maxItemCount: limit,
+      changeFeedStartFrom: position
+        ? ChangeFeedStartFrom.Continuation(position)
+        : ChangeFeedStartFrom.Beginning(),
+    });
+    let token = position ?? '';
+    // A page may hold only head documents; keep reading so the caller always sees progress or 304.
+    for (;;) {
+      let response;
+      try {
+        response = await iterator.readNext();
+      } catch (err) {
+        throw explain('change feed read', err);
+      }
+      this.onRequestCharge('events.readFeed', response.requestCharge);
+      token = response.continuationToken ?? token;
+      if (response.statusCode === 304) return { commits: [], position: token };
+      const commits = response.result.filter(isCommitDoc).map(toCommit);
+      if (commits.length > 0) return { commits, position: token };
+    }
+  }
+
+  private async scanFeed(position: string | undefined, limit: number): Promise<FeedPage> {
+    const match = position === undefined ? ['', '0'] : /^scan:(\d+)$/.exec(position);
+    if (!match) throw new CosmosStoreError(`feed position "${position}" is not a test-server-scan position`);
+    const seen = Number(match[1]);
+    try {
+      const response = await this.events.items
+        .query<Doc>(`SELECT TOP ${seen + limit} * FROM c WHERE c.kind = 'commit'`)
+        .fetchAll();
+      this.onRequestCharge('events.scanFeed', response.requestCharge);
+      const commits = response.resources.slice(seen).map(toCommit);
+      return { commits, position: `scan:${seen + commits.length}` };
+    } catch (err) {
+      throw explain('feed scan', err);
+    }
+  }
+
+  /** A checkpoint is the document `checkpoint.<consumer>` in the leases container. */
+  async getCheckpoint(consumer: string): Promise<string | undefined> {
+    try {
+      const response = await this.leases
+        .item(checkpointId(consumer), checkpointId(consumer))
+        .read<{ position: string }>();
+      this.onRequestCharge('leases.getCheckpoint', response.requestCharge);
+      return response.resource?.position;
+    } catch (err) {
+      throw explain(`read of checkpoint ${consumer}`, err);
+    }
+  }
+
+  async setCheckpoint(consumer: string, position: string): Promise<void> {
+    const id = checkpointId(consumer);
+    try {
+      const response = await this.leases.items.upsert({
+        id,
+        kind: 'checkpoint',
+        consumer,
+        position,
+        updatedAt: new Date().toISOString(),
+      });
+      this.onRequestCharge('leases.setCheckpoint', response.requestCharge);
+    } catch (err) {
+      throw explain(`write of checkpoint ${consumer}`, err);
+    }
+  }
+
+  /** The client belongs to whoever opened the connection (CosmosConnection.dispose); nothing to release here. */
+  onAppended(listener: () => void): () => void {
+    return this.appended.add(listener);
+  }
+
+  async close(): Promise<void> {}
+
+  private async readHead(orderId: string): Promise<(HeadDocument & { _etag: string }) | undefined> {
+    try {
+      const response = await this.events.item('head', orderId).read<HeadDocument & { _etag: string }>();
+      this.onRequestCharge('events.readHead', response.requestCharge);
+      const head = response.resource;
+      if (head) this.rememberHead(orderId, head.version, head._etag);
+      return head;
+    } catch (err) {
+      throw explain(`read of the head of order ${orderId}`, err);
+    }
+  }
+
+  /**
+   * The etag of the head at `expectedVersion`: from the last head this instance saw when it is at that
+   * version (versions only grow, so an etag seen at version v is stale exactly when the head has moved past
+   * v, and the batch's guard then fails with 412), otherwise (or when `fresh`) from a point read.
+   * @throws WrongExpectedVersionError when the head is absent or at another version
+   */
+  private async headEtagAt(orderId: string, expectedVersion: number, fresh: boolean): Promise<string> {
+    const known = fresh ? undefined : this.headEtags.get(orderId);
+    if (known?.version === expectedVersion) return known.etag;
+    const head = await this.readHead(orderId);
+    if (!head || head.version !== expectedVersion) {
+      throw new WrongExpectedVersionError(orderId, expectedVersion, head?.version ?? 0);
+    }
+    return head._etag;
+  }
+
+  private rememberHead(orderId: string, version: number, etag: string): void {
+    this.headEtags.delete(orderId);
+    this.headEtags.set(orderId, { version, etag });
+    if (this.headEtags.size > headEtagCacheSize) {
+      this.headEtags.delete(this.headEtags.keys().next().value as string);
+    }
+  }
+}
+
+function checkpointId(consumer: string): string {
+  if (!consumer || forbiddenIdChars.test(consumer) || consumer.length > 200) {
+    throw new RangeError(`consumer name "${consumer}" cannot be part of a Cosmos DB id`);
+  }
+  return `checkpoint.${consumer}`;
+}
+
+/** @throws CommitTooLargeError when the commit, as stored, could exceed the 2 MB item limit */
+function assertItemSize(commit: CommitDocument): void {
+  const bytes = Buffer.byteLength(JSON.stringify(commit));
+  const limit = cosmosLimits.maxItemBytes - cosmosLimits.itemHeadroomBytes;
+  if (bytes > limit) {
+    throw new CommitTooLargeError(
+      `order ${commit.orderId}: the commit of ${commit.e.length} events is ${bytes} bytes; a Cosmos DB item holds at most ${limit}`,
+      bytes,
+      limit,
+    );
+  }
+}
+
+/** @throws CommitTooLargeError when the batch has too many operations or too large a payload */
+function assertBatchSize(operations: OperationInput[]): void {
+  const bytes = Buffer.byteLength(JSON.stringify(operations));
+  if (operations.length > cosmosLimits.maxBatchOperations || bytes > cosmosLimits.maxBatchBytes) {
+    throw new CommitTooLargeError(
+      `a transactional batch holds at most ${cosmosLimits.maxBatchOperations} operations and ${cosmosLimits.maxBatchBytes} bytes; this one has ${operations.length} and ${bytes}`,
+      bytes,
+      cosmosLimits.maxBatchBytes,
+    );
+  }
+}

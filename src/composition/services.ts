@@ -1,0 +1,150 @@
+import type { AcceptanceDeps } from '../acceptance/activities';
+import { AcceptancePolicy } from '../acceptance/contract';
+import { CloudEventOptions } from '../app/cloudEvents';
+import { OrderService } from '../app/orderService';
+import { publicBaseUrl, readSettings, Settings, SettingsError } from '../config/settings';
+import { azureCredential } from '../config/connections';
+
+export { azureCredential };
+import { CloudEventPublisher } from '../ports/cloudEvents';
+import { NotificationStore, StockDemandStore } from '../ports/consumers';
+import { DeadLetterStore } from '../ports/deadLetters';
+import { EventStore } from '../ports/eventStore';
+import { IdempotencyStore } from '../ports/idempotency';
+import { OrderReadModel } from '../ports/readModel';
+import { StockReservations } from '../ports/stockReservations';
+import type { RequestChargeListener } from '../adapters/cosmos/connection';
+import { EventGridCloudEventPublisher } from '../adapters/eventgrid/eventGridPublisher';
+import { cosmosStores } from './cosmosStores';
+import { deadLetterStore } from './deadLetters';
+import { sqliteStores } from './sqliteStores';
+
+/**
+ * Every service the functions use, built once for the storage the settings choose (see the table of what
+ * lives where in README.md): the one composition root. Function handlers take it from {@link services}.
+ */
+export interface Services {
+  settings: Settings;
+  store: EventStore;
+  orders: OrderService;
+  readModel: OrderReadModel;
+  idempotency: IdempotencyStore;
+  stockDemand: StockDemandStore;
+  notifications: NotificationStore;
+  stock: StockReservations;
+  deadLetters: DeadLetterStore;
+  /** The Event Grid topic; throws on use when EVENTGRID_TOPIC_ENDPOINT is not set. */
+  publisher: CloudEventPublisher;
+  cloudEvents: CloudEventOptions;
+  acceptance: AcceptancePolicy;
+  close(): Promise<void>;
+}
+
+/** The stores of one storage choice (src/composition/sqliteStores.ts, src/composition/cosmosStores.ts). */
+export interface Stores {
+  store: EventStore;
+  readModel: OrderReadModel;
+  idempotency: IdempotencyStore;
+  stockDemand: StockDemandStore;
+  notifications: NotificationStore;
+  stock: StockReservations;
+  close(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  /**
+   * Receives the request charge (RU) of every Cosmos DB operation (EVENT_STORE=cosmos); by default
+   * LOG_LEVEL=debug or trace writes it with `console.debug` (which the Functions host collects on Azure).
+   */
+  onRequestCharge?: RequestChargeListener;
+}
+
+/**
+ * The stores of the chosen storage. libsql's native binary loads only when the embedded database is opened
+ * (src/adapters/sqlite/database.ts), so a package without it runs with EVENT_STORE=cosmos.
+ */
+const storesFor = (settings: Settings, onRequestCharge?: RequestChargeListener): Stores =>
+  settings.EVENT_STORE === 'cosmos' ? cosmosStores(settings, onRequestCharge) : sqliteStores(settings);
+
+/** A publisher that is built on first use, so a process that never publishes needs no topic setting. */
+function lazyPublisher(settings: Settings): CloudEventPublisher {
+  let publisher: CloudEventPublisher | undefined;
+  return {
+    publish: (batch) => {
+      if (!publisher) {
+        if (!settings.EVENTGRID_TOPIC_ENDPOINT) {
+          throw new SettingsError('invalid settings: EVENTGRID_TOPIC_ENDPOINT is not set');
+        }
+        publisher = new EventGridCloudEventPublisher({
+          endpoint: settings.EVENTGRID_TOPIC_ENDPOINT,
+          key: settings.EVENTGRID_TOPIC_KEY,
+          credential: settings.EVENTGRID_TOPIC_KEY ? undefined : azureCredential(settings),
+          timeoutMs: settings.EVENTGRID_PUBLISH_TIMEOUT_MS,
+          maxRetries: settings.EVENTGRID_PUBLISH_MAX_RETRIES,
+        });
+      }
+      return publisher.publish(batch);
+    },
+  };
+}
+
+/** The acceptance policy the settings describe. */
+export const acceptancePolicyOf = (s: Settings): AcceptancePolicy => ({
+  approvalThreshold: s.APPROVAL_THRESHOLD,
+  approvalTimeoutSeconds: s.APPROVAL_TIMEOUT_SECONDS,
+  retry: {
+    firstRetryIntervalMs: s.RESERVATION_RETRY_FIRST_INTERVAL_MS,
+    maxAttempts: s.RESERVATION_RETRY_MAX_ATTEMPTS,
+    backoffCoefficient: s.RESERVATION_RETRY_BACKOFF,
+    maxRetryIntervalMs: s.RESERVATION_RETRY_MAX_INTERVAL_MS,
+    ...(s.RESERVATION_RETRY_TIMEOUT_MS ? { retryTimeoutMs: s.RESERVATION_RETRY_TIMEOUT_MS } : {}),
+  },
+});
+
+/**
+ * Builds every service for the storage the settings choose. No request is sent to Azure until the first
+ * operation.
+ * @throws SettingsError when the chosen storage lacks its connection settings
+ */
+export function createServices(settings: Settings, options: ServiceOptions = {}): Services {
+  const debug = settings.LOG_LEVEL === 'debug' || settings.LOG_LEVEL === 'trace';
+  const onRequestCharge =
+    options.onRequestCharge ??
+    (debug ? (operation: string, ru: number) => console.debug(`[cosmos] ${operation}: ${ru} RU`) : undefined);
+  const stores = storesFor(settings, onRequestCharge);
+  return {
+    ...stores,
+    settings,
+    orders: new OrderService(stores.store),
+    deadLetters: deadLetterStore(settings),
+    publisher: lazyPublisher(settings),
+    cloudEvents: {
+      source: settings.CLOUDEVENTS_SOURCE,
+      typePrefix: settings.CLOUDEVENTS_TYPE_PREFIX,
+      schemaBaseUrl: publicBaseUrl(settings),
+    },
+    acceptance: acceptancePolicyOf(settings),
+    close: () => stores.close(),
+  };
+}
+
+let current: Services | undefined;
+
+/** The process-wide services, built on first use from the environment's settings (app settings on Azure). */
+export function services(): Services {
+  current ??= createServices(readSettings());
+  return current;
+}
+
+/** Closes the process-wide services (the app's `appTerminate` hook, tests); the next use builds them anew. */
+export async function closeServices(): Promise<void> {
+  const s = current;
+  current = undefined;
+  await s?.close();
+}
+
+/** What the acceptance activities and the stock release work with, from the process-wide services. */
+export function acceptanceDeps(): AcceptanceDeps {
+  const s = services();
+  return { orders: s.orders, stock: s.stock, policy: s.acceptance };
+}

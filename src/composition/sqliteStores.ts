@@ -1,0 +1,27 @@
+import { openDatabase } from '../adapters/sqlite/database';
+import { SqliteConsumerStores } from '../adapters/sqlite/sqliteConsumers';
+import { SqliteEventStore } from '../adapters/sqlite/sqliteEventStore';
+import { SqliteIdempotencyStore } from '../adapters/sqlite/sqliteIdempotency';
+import { SqliteOrderReadModel } from '../adapters/sqlite/sqliteReadModel';
+import { SqliteStockReservations } from '../adapters/sqlite/sqliteStockReservations';
+import { Settings } from '../config/settings';
+import type { Stores } from './services';
+
+/** Every store in the embedded database `DATA_DIR/orders.db`, on one connection. */
+export function sqliteStores(settings: Settings): Stores {
+  const db = openDatabase(settings.DATA_DIR);
+  const consumers = new SqliteConsumerStores(db);
+  void consumers.setAvailable(settings.STOCK_LEVELS);
+  return {
+    store: new SqliteEventStore(db),
+    readModel: new SqliteOrderReadModel(db),
+    idempotency: new SqliteIdempotencyStore(db),
+    stockDemand: consumers,
+    notifications: consumers,
+    stock: new SqliteStockReservations(db, {
+      levels: settings.STOCK_LEVELS,
+      failures: settings.STOCK_RESERVATION_FAILURES,
+    }),
+    close: async () => void db.close(),
+  };
+}

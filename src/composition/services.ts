@@ -103,7 +103,8 @@ export const acceptancePolicyOf = (s: Settings): AcceptancePolicy => ({
 
 /**
  * Builds every service for the storage the settings choose. No request is sent to Azure until the first
- * operation.
+ * operation, except that with EVENT_STORE=cosmos and STOCK_LEVELS set the stock levels are written at once
+ * (not awaited; a failure is logged).
  * @throws SettingsError when the chosen storage lacks its connection settings
  */
 export function createServices(settings: Settings, options: ServiceOptions = {}): Services {
@@ -112,17 +113,19 @@ export function createServices(settings: Settings, options: ServiceOptions = {})
     options.onRequestCharge ??
     (debug ? (operation: string, ru: number) => console.debug(`[cosmos] ${operation}: ${ru} RU`) : undefined);
   const stores = storesFor(settings, onRequestCharge);
+  const cloudEvents: CloudEventOptions = {
+    source: settings.CLOUDEVENTS_SOURCE,
+    typePrefix: settings.CLOUDEVENTS_TYPE_PREFIX,
+    schemaBaseUrl: publicBaseUrl(settings),
+  };
   return {
     ...stores,
     settings,
-    orders: new OrderService(stores.store),
+    // The command handler sizes each event as the relay will publish it (the same CloudEvent options).
+    orders: new OrderService(stores.store, undefined, cloudEvents),
     deadLetters: deadLetterStore(settings),
     publisher: lazyPublisher(settings),
-    cloudEvents: {
-      source: settings.CLOUDEVENTS_SOURCE,
-      typePrefix: settings.CLOUDEVENTS_TYPE_PREFIX,
-      schemaBaseUrl: publicBaseUrl(settings),
-    },
+    cloudEvents,
     acceptance: acceptancePolicyOf(settings),
     close: () => stores.close(),
   };

@@ -1,5 +1,6 @@
 import { DefaultAzureCredential, TokenCredential } from '@azure/identity';
-import { managedIdentityClientId, Settings } from './settings';
+import { join } from 'node:path';
+import { managedIdentityClientId, Settings, SettingsError } from './settings';
 
 /**
  * The credential of every identity-based connection the app opens (Cosmos DB, Event Grid, Storage):
@@ -24,4 +25,29 @@ export function cosmosConnectionOptions(settings: Settings) {
     database: settings.COSMOS_DATABASE!,
     tlsInsecure: settings.COSMOS_TLS_INSECURE,
   };
+}
+
+/**
+ * Where dead letters go, from the settings (the shape of `DeadLetterTarget` in
+ * src/adapters/deadLetterStores.ts): DEAD_LETTERS=files (default) → DATA_DIR/dead-letters; DEAD_LETTERS=blob →
+ * the container DEAD_LETTERS_CONTAINER through DEAD_LETTERS_STORAGE (Azurite's development storage, which
+ * wins, as the Functions host reads a connection `X` before `X__blobServiceUri`) or
+ * DEAD_LETTERS_STORAGE__blobServiceUri with the identity.
+ * @throws SettingsError when DEAD_LETTERS=blob lacks a usable connection setting
+ */
+export function deadLetterTarget(settings: Settings) {
+  const container = settings.DEAD_LETTERS_CONTAINER;
+  if (settings.DEAD_LETTERS !== 'blob') {
+    return { kind: 'files' as const, folder: join(settings.DATA_DIR, 'dead-letters') };
+  }
+  if (settings.DEAD_LETTERS_STORAGE) {
+    return { kind: 'development' as const, container, connectionString: settings.DEAD_LETTERS_STORAGE };
+  }
+  if (settings.DEAD_LETTERS_STORAGE__blobServiceUri) {
+    const serviceUri = settings.DEAD_LETTERS_STORAGE__blobServiceUri;
+    return { kind: 'blob' as const, container, serviceUri, credential: azureCredential(settings) };
+  }
+  throw new SettingsError(
+    'invalid settings: DEAD_LETTERS=blob needs DEAD_LETTERS_STORAGE__blobServiceUri (identity) or DEAD_LETTERS_STORAGE (Azurite)',
+  );
 }

@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { globSync } from 'tinyglobby';
+import { openDeadLetterStore } from '../adapters/deadLetterStores';
 import { writeHostMarker } from '../adapters/sqlite/hostMarker';
+import { deadLetterTarget } from '../config/connections';
 import { loadLocalSettings } from '../config/localSettingsFile';
 import { readSettings } from '../config/settings';
 import { LocalChangeFeed } from './changeFeed';
@@ -95,7 +97,8 @@ export async function startHost(core: FunctionsCore): Promise<RunningHost> {
     hubName: settings.DURABLE_TASK_HUB,
     settings: local,
   });
-  const topic = createLocalTopic(core, settings.DATA_DIR, local, topicKey, logger);
+  const deadLetters = openDeadLetterStore(deadLetterTarget(settings));
+  const topic = createLocalTopic(core, settings.DATA_DIR, local, topicKey, deadLetters, logger);
   http.mount('/eventgrid/', topic.topic.handle);
   const feedSource = openFeedSource(settings);
   const feeds = core.byTrigger('cosmosDBTrigger').map(

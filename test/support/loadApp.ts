@@ -108,7 +108,6 @@ const config = JSON.parse(process.argv[1]);
 
 const network = [];
 const refuse = (what) => Object.assign(new Error('network refused by the test: ' + what), { code: 'ECONNREFUSED' });
-const originalConnect = net.Socket.prototype.connect;
 net.Socket.prototype.connect = function (...args) {
   const options = typeof args[0] === 'object' && args[0] !== null ? (Array.isArray(args[0]) ? args[0][0] : args[0]) : { port: args[0], host: args[1] };
   const target = options.path ? 'ipc ' + options.path : 'tcp ' + (options.host || 'localhost') + ':' + options.port;
@@ -116,7 +115,6 @@ net.Socket.prototype.connect = function (...args) {
   process.nextTick(() => this.destroy(refuse(target)));
   return this;
 };
-void originalConnect;
 const lookup = (hostname, options, callback) => {
   const cb = typeof options === 'function' ? options : callback;
   network.push('dns ' + hostname);

@@ -1,10 +1,20 @@
 import * as df from 'durable-functions';
 import { OrchestrationContext, OrchestrationHandler, RetryOptions, Task } from 'durable-functions';
 import {
+  afterDecision,
+  messageOf,
+  noApprovalBefore,
+  notSubmitted,
+  onWaitEvent,
+  recoveryFor,
+  reservationOutcome,
+  startApprovalWait,
+  WaitNext,
+} from './decisions';
+import {
   acceptanceActivities,
   AcceptanceInput,
   AcceptanceLine,
-  AcceptanceOutcome,
   AcceptanceOutput,
   AcceptanceStatus,
   AcceptanceStep,
@@ -12,7 +22,6 @@ import {
   approvalEvent,
   ApprovalDecision,
   orderCancelledEvent,
-  parseApproval,
   ReservationFailure,
   ReservationRetry,
   Validation,
@@ -32,13 +41,6 @@ import {
  * decision with); GET /api/orders/{id}/acceptance says so.
  */
 
-const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
-
-/** Longest rejection reason built from an error message (OrderRejected's reason is shown to people). */
-const maxReasonLength = 1000;
-const clip = (text: string) =>
-  text.length > maxReasonLength ? `${text.slice(0, maxReasonLength - 1)}…` : text;
-
 /**
  * How often `validate`, `accept` and `reject` are tried, and the durable timer between tries: fixed here,
  * so a replay never depends on a setting (the reservation policy comes with validate's result).
@@ -54,10 +56,6 @@ function retryOptionsOf(r: ReservationRetry): RetryOptions {
 }
 
 const isFinished = (t: Task) => t.isCompleted || t.isFaulted;
-
-/** The outcome when an activity found the order no longer submitted: cancelled meanwhile, or decided. */
-const notSubmitted = (status: string): AcceptanceOutcome =>
-  status === 'cancelled' ? 'cancelled' : 'skipped';
 
 /** Where the orchestration is, for the recovery from an unexpected error. */
 interface Progress {
@@ -201,21 +199,6 @@ function releasedOutput(
   return { orderId, outcome, reason, reserved, released, ...(unreleased.length ? { unreleased } : {}) };
 }
 
-const finalSteps = new Set<AcceptanceStep>(['accepted', 'rejected', 'cancelled', 'skipped']);
-
-const doing: Record<AcceptanceStep, string> = {
-  validating: 'validating the order',
-  'reserving-stock': 'reserving stock',
-  'awaiting-approval': 'awaiting an approval',
-  accepting: 'accepting the order',
-  'releasing-stock': 'releasing stock',
-  rejecting: 'rejecting the order',
-  accepted: 'finishing',
-  rejected: 'finishing',
-  cancelled: 'finishing',
-  skipped: 'finishing',
-};
-
 /**
  * The compensation for an error nothing else caught: release the stock reserved so far, then reject with
  * the error as the reason. After a failed `accept` (it may have recorded OrderAccepted before failing)
@@ -229,9 +212,10 @@ function* recover(
   progress: Progress,
   err: unknown,
 ): Generator<Task, AcceptanceOutput, unknown> {
-  if (progress.step === 'rejecting' || finalSteps.has(progress.step)) throw err;
-  const reason = clip(`the acceptance failed while ${doing[progress.step]}: ${messageOf(err)}`);
-  if (progress.step !== 'accepting') return yield* compensateAndReject(context, base, progress, reason);
+  const recovery = recoveryFor(progress.step, err);
+  if (recovery.kind === 'rethrow') throw err;
+  const { reason } = recovery;
+  if (recovery.kind === 'compensate') return yield* compensateAndReject(context, base, progress, reason);
 
   const status = statusSetter(context, base.orderId, progress);
   const reserved = progress.reserved;
@@ -301,82 +285,69 @@ function* decide(
     context.df.callActivityWithRetry(acceptanceActivities.reserveStock, retry, { ...base, ...line }),
   );
   yield* settleAll(context, reservations);
-  progress.reserved = order.lines.filter((_, k) => reservations[k].isCompleted).map((l) => l.productId);
-  if (reservations.some((t) => t.isFaulted)) {
-    const failures = order.lines
-      .map((l, k) => ({ ...l, reason: reservations[k].isFaulted ? messageOf(reservations[k].result) : '' }))
-      .filter((f) => f.reason !== '');
-    const reason = `stock could not be reserved: ${failures.map((f) => `${f.productId}: ${f.reason}`).join('; ')}`;
-    return yield* compensateAndReject(context, base, progress, reason, failures);
+  const outcome = reservationOutcome(
+    order.lines,
+    reservations.map((t) => ({ completed: t.isCompleted, error: t.result })),
+  );
+  progress.reserved = outcome.reserved;
+  if (outcome.reason) {
+    return yield* compensateAndReject(context, base, progress, outcome.reason, outcome.failures);
   }
   const reserved = [...progress.reserved];
 
   let approvedBy: string | undefined;
   if (order.needsApproval) {
     const deadline = new Date(context.df.currentUtcDateTime.getTime() + order.approvalTimeoutSeconds * 1000);
-    const waiting: Omit<AcceptanceStatus, 'orderId'> = {
-      step: 'awaiting-approval',
-      approvalDeadline: deadline.toISOString(),
-      total: order.total,
-      currency: order.currency,
-      detail: `the total is above ${order.approvalThreshold} ${order.currency}`,
-    };
-    status(waiting);
+    let wait = startApprovalWait(deadline.toISOString(), order);
+    status(wait.status);
     const timeout = context.df.createTimer(deadline);
+    const late = noApprovalBefore(deadline.toISOString());
     let decision: ApprovalDecision | undefined;
-    let ignored = 0;
-    let cancellationIgnored = 0;
-    let waitStatus = waiting;
-    const late = () =>
-      compensateAndReject(context, base, progress, `no approval before ${deadline.toISOString()}`);
-    // One deadline for all events: a malformed approval decides nothing, the wait goes on until a
-    // well-formed one arrives or the same timer fires. An `orderCancelled` event ends the wait once
-    // `validate` finds the order cancelled. Each round waits with new event tasks (the library would queue
-    // a waiting task twice if it were yielded again; an event goes to the newest waiter of its name), and
-    // never yields Task.any with the timer already fired (such a Task.any would never resolve).
+    // One deadline for all events (see onWaitEvent). Each round waits with new event tasks (the library
+    // would queue a waiting task twice if it were yielded again; an event goes to the newest waiter of its
+    // name), and never yields Task.any with the timer already fired (such a Task.any would never resolve).
     while (decision === undefined) {
       // Fired while the order was checked, or in one batch with a malformed approval.
-      if (isFinished(timeout)) return yield* late();
+      if (isFinished(timeout)) return yield* compensateAndReject(context, base, progress, late);
       const approval = context.df.waitForExternalEvent(approvalEvent);
       const cancellation = context.df.waitForExternalEvent(orderCancelledEvent);
       const winner = yield context.df.Task.any([approval, timeout, cancellation]);
-      if (winner === timeout) return yield* late();
+      if (winner === timeout) return yield* compensateAndReject(context, base, progress, late);
+      let next: WaitNext;
       if (winner === cancellation) {
         const now = (yield* callActivityPatiently(
           context,
           acceptanceActivities.validate,
           base,
         )) as Validation;
-        if (!now.ok && now.skip) {
+        next = onWaitEvent(
+          wait,
+          !now.ok && now.skip
+            ? { kind: 'order-left-submitted', status: now.status ?? 'gone' }
+            : { kind: 'order-still-submitted' },
+        );
+        if (next.kind === 'end') {
           if (!isFinished(timeout)) timeout.cancel();
-          const orderStatus = now.status ?? 'gone';
-          return yield* releaseAndEnd(context, base, progress, `the order is ${orderStatus}`, orderStatus);
+          return yield* releaseAndEnd(context, base, progress, next.reason, next.orderStatus);
         }
-        // A cancellation event for an order that is still submitted (raised through the webhook): ignored.
-        cancellationIgnored++;
-        waitStatus = { ...waitStatus, cancellationIgnored };
-        status(waitStatus);
+        if (next.kind === 'wait') {
+          wait = next.wait;
+          status(wait.status);
+        }
         // An approval that came while the order was checked is read below; else wait again.
         if (!isFinished(approval)) continue;
       }
-      const parsed = parseApproval(approval.result);
-      if (parsed.ok) decision = parsed.decision;
-      else {
-        ignored++;
-        waitStatus = {
-          ...waitStatus,
-          invalidApprovalIgnored: ignored,
-          lastInvalidApproval: clip(parsed.problem),
-        };
-        status(waitStatus);
+      next = onWaitEvent(wait, { kind: 'approval', payload: approval.result });
+      if (next.kind === 'decided') decision = next.decision;
+      else if (next.kind === 'wait') {
+        wait = next.wait;
+        status(wait.status);
       }
     }
     if (!isFinished(timeout)) timeout.cancel();
-    if (!decision.approved) {
-      const reason = `not approved by ${decision.approver}${decision.comment ? `: ${decision.comment}` : ''}`;
-      return yield* compensateAndReject(context, base, progress, reason);
-    }
-    approvedBy = decision.approver;
+    const after = afterDecision(decision);
+    if (after.kind === 'reject') return yield* compensateAndReject(context, base, progress, after.reason);
+    approvedBy = after.approvedBy;
   }
 
   status({ step: 'accepting' });

@@ -1,6 +1,6 @@
 import { DomainError, maxLineQuantity, maxOrderTotal, orderTotal } from '../domain/decider';
 import { toMinorUnits } from '../domain/money';
-import { OrderStatus } from '../domain/state';
+import { heldReservation, OrderStatus, reservedProducts } from '../domain/state';
 import { cloudEventId } from '../app/cloudEvents';
 import { OrderService } from '../app/orderService';
 import { EventMetadata } from '../ports/eventStore';
@@ -114,7 +114,8 @@ export async function validateOrder(deps: AcceptanceDeps, input: ActivityBase): 
  * Activity `reserveStock`: reserves the line's units, then records StockReserved (idempotent: a second
  * run finds both the reservation and the event and adds neither).
  * @throws InsufficientStockError, StockUnavailableError (from the stock port; the orchestration retries)
- * @throws DomainError when the order left `submitted` meanwhile (the reservation is released first)
+ * @throws DomainError when the order left `submitted` meanwhile (the reservation is released first, unless
+ *   the order's stream records it: then it is released with a StockReleased, like every recorded one)
  */
 export async function reserveStock(
   deps: AcceptanceDeps,
@@ -137,7 +138,15 @@ export async function reserveStock(
       { metadata: metadataOf(input) },
     );
   } catch (err) {
-    if (err instanceof DomainError) await deps.stock.release(reservationId);
+    // Refused (the order left `submitted`): give back the units unless the stream already records them as
+    // reserved (this activity ran again after it succeeded); those are released with a StockReleased, by the
+    // compensation or the stock-release function, never behind the stream's back.
+    if (err instanceof DomainError) {
+      const { state } = await deps.orders.load(input.orderId);
+      if (heldReservation(state, input.productId)?.reservationId !== reservationId) {
+        await deps.stock.release(reservationId);
+      }
+    }
     throw err;
   }
   return { productId: input.productId, quantity: input.quantity, reservationId };
@@ -194,7 +203,7 @@ export async function releaseCancelledOrder(
     causationId: cloudEventId(notice.orderId, notice.version),
     actor: stockReleaseActor,
   };
-  const products = [...new Set([...Object.keys(state.reservations), ...state.lines.map((l) => l.productId)])];
+  const products = [...new Set([...reservedProducts(state), ...state.lines.map((l) => l.productId)])];
   const released: string[] = [];
   for (const productId of products) {
     if (await releaseReservation(deps, notice.orderId, productId, metadata)) released.push(productId);

@@ -62,13 +62,15 @@ export async function releaseCancelledOrders(
   client: DurableClient,
   deps: AcceptanceDeps,
   documents: FeedDocument[],
-): Promise<{ told: string[]; released: Record<string, string[]> }> {
+): Promise<{ told: string[]; released: Map<string, string[]> }> {
   const told: string[] = [];
-  const released: Record<string, string[]> = {};
+  // By order id, a user-chosen key: on a `{}`, order `__proto__` would replace the prototype (issue 9).
+  const released = new Map<string, string[]>();
   for (const notice of cancellationsIn(documents)) {
     if (await tellAcceptance(client, notice)) told.push(notice.orderId);
     const r = await releaseCancelledOrder(deps, notice);
-    if (r.released.length) released[notice.orderId] = r.released;
+    if (r.released.length)
+      released.set(notice.orderId, [...(released.get(notice.orderId) ?? []), ...r.released]);
   }
   return { told, released };
 }
@@ -85,7 +87,7 @@ export const stockRelease = async (documents: unknown[], context: InvocationCont
     documents as FeedDocument[],
   );
   if (told.length) context.info(`acceptance told of the cancellation: ${told.join(', ')}`);
-  for (const [orderId, products] of Object.entries(released)) {
+  for (const [orderId, products] of released) {
     context.info(`stock released for cancelled order ${orderId}: ${products.join(', ')}`);
   }
 };

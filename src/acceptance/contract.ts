@@ -79,8 +79,8 @@ const decisionText = (max: number) =>
   z.string().trim().max(max).refine(printable, 'must not contain control characters or lone surrogates');
 
 /**
- * The one schema of an approval decision: the body of `POST /api/orders/{id}/approval` (src/http/routes.ts
- * takes it from here) and the payload of the `approval` event as the orchestrator accepts it, because the
+ * The one schema of an approval decision: the payload of the `approval` event as the orchestrator accepts it
+ * (the body of `POST /api/orders/{id}/approval` is this without `approver`, `approvalRequestSchema`), because the
  * event can also be raised through the extension's own webhook, which checks nothing but that the body is
  * JSON. `approver` becomes OrderAccepted's `approvedBy` (at most 256 characters in the event catalogue);
  * an empty `comment` is dropped.
@@ -91,6 +91,14 @@ export const approvalDecisionSchema = z
     approver: decisionText(256).min(1).meta({ description: 'Who decided.', example: 'ops@contoso.com' }),
     comment: decisionText(1000).optional(),
   })
+  .meta({ id: 'ApprovalDecision' });
+
+/**
+ * The body of `POST /api/orders/{id}/approval`: the decision without `approver`, which is the signed-in
+ * caller (src/acceptance/status.ts), never what the body says; a body naming one is refused (400).
+ */
+export const approvalRequestSchema = approvalDecisionSchema
+  .omit({ approver: true })
   .meta({ id: 'ApprovalRequest' });
 
 /** The decision of a person, carried by the `approval` event. */

@@ -28,7 +28,7 @@ import {
 } from './contract';
 
 /*
- * Order acceptance as a Durable Functions orchestration (see the flow in the design brief and
+ * Order acceptance as a Durable Functions orchestration (see the flow in docs/architecture.md and
  * docs/durable.md). The orchestrator is deterministic: time only from `currentUtcDateTime`, no ids, no
  * settings, no I/O; every decision that needs data is an activity result, which the history keeps.
  *

@@ -108,14 +108,20 @@ export const acceptanceStatus = endpoint(acceptanceStatusRoute, async ({ service
 });
 
 /**
- * POST /api/orders/{id}/approval: 404 for an unknown order; 409 once the order left `submitted`
+ * POST /api/orders/{id}/approval (`orders.approve` only): 404 for an unknown order; 403 for the approver's own
+ * order; 409 once the order left `submitted`
  * (cancelled, accepted, rejected…), naming its status; 404 when no acceptance of it awaits an approval;
  * else raises `approval` (202).
  */
-export const approval = endpoint(approvalRoute, async ({ services, params, body, context }) => {
+export const approval = endpoint(approvalRoute, async ({ services, params, body, context, identity }) => {
   const { orderId } = params;
   const { state } = await services.orders.load(orderId);
   if (!state.exists) throw new DomainError('not-found', 'order does not exist');
+  // `orders.approve` is required by the route (src/http/routes.ts); the approver is that signed-in caller.
+  const approver = identity!.id;
+  if (state.customerId === approver) {
+    return problem(403, 'forbidden', 'an approver cannot approve or reject their own order');
+  }
   if (state.status !== 'submitted' && state.status !== 'draft') {
     // Checked first: an acceptance may still be running (a cancellation on its way to it), but the
     // decision can no longer apply to the order. A draft is not there yet: 404 below, as before.
@@ -138,7 +144,7 @@ export const approval = endpoint(approvalRoute, async ({ services, params, body,
   }
   const decision: ApprovalDecision = {
     approved: body.approved,
-    approver: body.approver,
+    approver,
     ...(body.comment ? { comment: body.comment } : {}),
   };
   await client.raiseEvent(instanceId, approvalEvent, decision);

@@ -98,24 +98,25 @@ export async function checkStock(
   return { outcome, note };
 }
 
-const messages: Record<string, [CustomerNotification['kind'], (d: Record<string, unknown>) => string]> = {
-  OrderAccepted: ['order-accepted', () => 'Your order has been accepted.'],
-  OrderRejected: [
-    'order-rejected',
-    (d) => `We could not accept your order: ${String(d.reason ?? 'no reason given')}.`,
+/** By event type, which arrives from outside in the CloudEvent `type`: a Map, so no name reaches a prototype. */
+const messages = new Map<EventType, [CustomerNotification['kind'], (d: Record<string, unknown>) => string]>([
+  ['OrderAccepted', ['order-accepted', () => 'Your order has been accepted.']],
+  [
+    'OrderRejected',
+    ['order-rejected', (d) => `We could not accept your order: ${String(d.reason ?? 'no reason given')}.`],
   ],
-  OrderCancelled: [
-    'order-cancelled',
-    (d) => `Your order has been cancelled: ${String(d.reason ?? 'no reason given')}.`,
+  [
+    'OrderCancelled',
+    ['order-cancelled', (d) => `Your order has been cancelled: ${String(d.reason ?? 'no reason given')}.`],
   ],
-};
+]);
 
 /** Customer notification on `OrderAccepted`, `OrderRejected`, `OrderCancelled`: one record per event. */
 export async function notifyCustomer(
   event: ReceivedCloudEvent,
   store: NotificationStore,
 ): Promise<ConsumerResult> {
-  const entry = messages[event.eventType];
+  const entry = messages.get(event.eventType);
   if (!entry) return { outcome: 'ignored' };
   const [kind, text] = entry;
   const ref = refOf('customerNotifications', event);

@@ -1,5 +1,5 @@
 import { decide, DomainError, fold, OrderCommand } from '../domain/decider';
-import { currentSchemaVersion, OrderEvent } from '../domain/events';
+import { currentSchemaVersion, eventDataSchemas, OrderEvent } from '../domain/events';
 import { OrderState } from '../domain/state';
 import { upcast } from '../domain/upcasters';
 import { jsonBytes, maxPublishableEventBytes } from '../ports/cloudEvents';
@@ -60,6 +60,34 @@ export class EventTooLargeError extends Error {
       `the ${eventType} event would be ${bytes} bytes as a CloudEvent, over the ${maxPublishableEventBytes} bytes ` +
         'an Event Grid publish request carrying it alone can hold (1 MB per request and per event)',
     );
+  }
+}
+
+/**
+ * The decider produced an event its own schema refuses: a bug, never the caller's input. Nothing was written.
+ * Events are immutable and published, so an invalid one must never reach the store (issue 9: prototype-named
+ * product ids once made StockReleased without `quantity` and `reservationId`). API: 500.
+ */
+export class InvalidEventError extends Error {
+  constructor(
+    readonly eventType: string,
+    readonly problem: string,
+  ) {
+    super(`refusing to append ${eventType}: its data breaks the event's schema (${problem})`);
+  }
+}
+
+/**
+ * Checks each event's data against the catalogue at its current schema version (src/domain/events.ts).
+ * @throws InvalidEventError for the first event whose data does not validate
+ */
+export function assertValidEvents(events: OrderEvent[]): void {
+  for (const event of events) {
+    const r = eventDataSchemas[event.type].safeParse(event.data);
+    if (!r.success) {
+      const issue = r.error.issues[0];
+      throw new InvalidEventError(event.type, `${issue.path.join('.') || 'data'}: ${issue.message}`);
+    }
   }
 }
 
@@ -125,6 +153,7 @@ export class OrderService {
   /**
    * Handles one command.
    * @throws DomainError when the decider refuses it
+   * @throws InvalidEventError when an event would break its schema (a bug; nothing is written)
    * @throws EventTooLargeError when an event's CloudEvent could never be published to Event Grid
    * @throws WrongExpectedVersionError when `expectedVersion` is stale or the retries run out
    */
@@ -138,6 +167,7 @@ export class OrderService {
       }
       const events = decide(command, loaded.state);
       if (events.length === 0) return { ...loaded, appended: [] };
+      assertValidEvents(events);
       const records = events.map((e) => toRecord(e, options.metadata));
       assertPublishable(orderId, loaded.version, records, this.cloudEvents);
       try {

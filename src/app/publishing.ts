@@ -94,6 +94,7 @@ export interface PublishResult {
  *   parked instead (channel `parked`, one letter per commit with id {@link parkedLetterId}, the reason and the
  *   commit document), logged as an error and counted, and the function resolves, so the lease moves on.
  *
+ * The change feed is the outbox: docs/adr/0004-change-feed-is-the-outbox.md.
  * Every dead letter is logged and counted (`eventgrid.publisher.deadlettered`, `eventgrid.publisher.parked`).
  * Running the same batch again republishes events with the same ids (subscribers deduplicate) and rewrites the
  * same letters. Resolves only once every event was accepted, dead-lettered or parked.

@@ -15,7 +15,7 @@ export function cosmosConnectionOf(settings: Settings): CosmosConnection {
 
 /**
  * Every store in Cosmos DB, in the containers of src/adapters/cosmos/containers.ts, on one client: nothing on
- * the app's disk and no SQLite (decision 10 of the brief). The stock levels (`STOCK_LEVELS`) feed both the
+ * the app's disk and no SQLite (docs/adr/0010-state-on-azure-lives-in-azure-services.md). The stock levels (`STOCK_LEVELS`) feed both the
  * reservations and, once at start, the stock check's available stock; `STOCK_RESERVATION_FAILURES` the
  * simulated failures of the reservations.
  */

@@ -102,7 +102,8 @@ export const acceptancePolicyOf = (s: Settings): AcceptancePolicy => ({
 });
 
 /**
- * Builds every service for the storage the settings choose. No request is sent to Azure until the first
+ * Builds every service for the storage the settings choose: the one composition root
+ * (docs/adr/0009-layers.md). No request is sent to Azure until the first
  * operation, except that with EVENT_STORE=cosmos and STOCK_LEVELS set the stock levels are written at once
  * (not awaited; a failure is logged).
  * @throws SettingsError when the chosen storage lacks its connection settings

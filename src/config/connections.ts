@@ -5,7 +5,8 @@ import { managedIdentityClientId, Settings, SettingsError } from './settings';
 /**
  * The credential of every identity-based connection the app opens (Cosmos DB, Event Grid, Storage):
  * DefaultAzureCredential (the managed identity on Azure, developer credentials locally), pinned to the
- * user-assigned identity that AZURE_CLIENT_ID (or COSMOS__clientId) names.
+ * user-assigned identity that AZURE_CLIENT_ID (or COSMOS__clientId) names
+ * (docs/adr/0008-identity-not-keys.md).
  */
 export function azureCredential(settings: Settings): TokenCredential {
   const clientId = managedIdentityClientId(settings);

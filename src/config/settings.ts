@@ -41,7 +41,8 @@ export const cosmosDatabaseSetting = 'COSMOS_DATABASE';
 /**
  * The application's settings: one schema, parsed once by the composition root (src/composition/services.ts).
  * On Azure they are app settings (set by Bicep); locally `local.settings.json` `Values` plus the
- * environment, the environment winning. The local host's own `LOCAL_*` settings are in src/local/settings.ts.
+ * environment, the environment winning. The local host's own `LOCAL_*` settings are in src/local/settings.ts
+ * (docs/adr/0009-layers.md).
  * A bad value stops start-up with a message naming the setting.
  */
 export const settingsSchema = z
@@ -122,6 +123,45 @@ export const settingsSchema = z
     /** Absolute URL the API is reached at, for `dataschema`; on Azure defaults to https://$WEBSITE_HOSTNAME. */
     PUBLIC_BASE_URL: z.url().optional(),
     WEBSITE_HOSTNAME: z.string().optional(),
+    /** Set by App Service (and so by Azure Functions) on Azure, never locally: the app runs on Azure. */
+    WEBSITE_SITE_NAME: z.preprocess(unsetIfEmpty, z.string().optional()),
+    /** Set to `True` by App Service when App Service Authentication (Easy Auth) is on for the app. */
+    WEBSITE_AUTH_ENABLED: z.preprocess(unsetIfEmpty, z.string().optional()),
+    /**
+     * Who the caller is. `appservice`: App Service Authentication (Microsoft Entra ID) in front of the app;
+     * the `x-ms-client-principal` headers it sets are trusted, and only on Azure with it on. `development`:
+     * a bearer token signed with the key in `DATA_DIR/dev-signin.key` (`npm run token`); refused on Azure.
+     * Default: `appservice` on Azure (`WEBSITE_SITE_NAME` set), else `development`.
+     */
+    AUTH_MODE: z.preprocess(unsetIfEmpty, z.enum(['appservice', 'development']).optional()),
+    /**
+     * Origins a browser may call the API from (CORS), comma-separated, e.g.
+     * `https://shop.example,http://localhost:5173`; none by default.
+     */
+    CORS_ALLOWED_ORIGINS: z
+      .string()
+      .default('')
+      .transform((text, ctx) => {
+        const origins = text
+          .split(',')
+          .map((o) => o.trim())
+          .filter(Boolean);
+        for (const origin of origins) {
+          let ok: boolean;
+          try {
+            const u = new URL(origin);
+            ok = (u.protocol === 'https:' || u.protocol === 'http:') && u.origin === origin;
+          } catch {
+            ok = false;
+          }
+          if (!ok)
+            ctx.addIssue({
+              code: 'custom',
+              message: `${origin} is not an origin such as https://shop.example`,
+            });
+        }
+        return origins;
+      }),
 
     /**
      * Order total above which a person must approve the order, in the order's currency (decimal string);
@@ -169,6 +209,9 @@ export const settingsSchema = z
   })
   .superRefine((s, ctx) => {
     const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if (s.AUTH_MODE === 'development' && s.WEBSITE_SITE_NAME !== undefined) {
+      issue('AUTH_MODE', 'development sign-in is never enabled on Azure (WEBSITE_SITE_NAME is set)');
+    }
     if ((s.COSMOS_ENDPOINT === undefined) !== (s.COSMOS_KEY === undefined)) {
       issue(
         s.COSMOS_KEY === undefined ? 'COSMOS_KEY' : 'COSMOS_ENDPOINT',
@@ -248,6 +291,10 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
 /** The client id every credential of the app uses: AZURE_CLIENT_ID, else the trigger connection's. */
 export const managedIdentityClientId = (s: Settings): string | undefined =>
   s.AZURE_CLIENT_ID ?? s.COSMOS__clientId;
+
+/** The authentication mode in force: the setting, else `appservice` on Azure and `development` elsewhere. */
+export const authModeOf = (s: Settings): 'appservice' | 'development' =>
+  s.AUTH_MODE ?? (s.WEBSITE_SITE_NAME !== undefined ? 'appservice' : 'development');
 
 /** Base URL for `dataschema` and links: the setting, else the Azure host name, else the local default. */
 export function publicBaseUrl(s: Settings): string {

@@ -1,6 +1,13 @@
 import { fromMinorUnits, minorDigits, toMinorUnits } from './money';
 import { OrderEvent } from './events';
-import { initialState, OrderLine, OrderState } from './state';
+import {
+  heldReservation,
+  initialState,
+  OrderLine,
+  OrderState,
+  withoutReservation,
+  withReservation,
+} from './state';
 
 export { initialState };
 
@@ -125,7 +132,15 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
           'unitPrice',
         );
       }
-      return [{ type: 'ProductAddedToOrder', data: line, occurredAt: at }];
+      // The event's data is built field by field: only these fields, each the command's own value.
+      const data: OrderLine = {
+        productId: line.productId,
+        quantity: line.quantity,
+        unitPrice: line.unitPrice,
+        currency: line.currency,
+        ...(line.sellerId !== undefined ? { sellerId: line.sellerId } : {}),
+      };
+      return [{ type: 'ProductAddedToOrder', data, occurredAt: at }];
     }
     case 'RemoveProduct':
       requireDraft(state, 'changing lines');
@@ -144,7 +159,7 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
       ];
     case 'ReserveStock':
       if (state.status !== 'submitted') throw conflict(`cannot reserve stock for a ${state.status} order`);
-      if (state.reservations[command.productId]) return [];
+      if (heldReservation(state, command.productId)) return [];
       return [
         {
           type: 'StockReserved',
@@ -166,7 +181,7 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
         },
       ];
     case 'ReleaseStock': {
-      const r = state.reservations[command.productId];
+      const r = heldReservation(state, command.productId);
       if (!r) return [];
       return [
         {
@@ -251,16 +266,13 @@ export function evolve(state: OrderState, event: OrderEvent): OrderState {
     case 'StockReserved':
       return {
         ...state,
-        reservations: {
-          ...state.reservations,
-          [event.data.productId]: { reservationId: event.data.reservationId, quantity: event.data.quantity },
-        },
+        reservations: withReservation(state.reservations, event.data.productId, {
+          reservationId: event.data.reservationId,
+          quantity: event.data.quantity,
+        }),
       };
-    case 'StockReleased': {
-      const reservations = { ...state.reservations };
-      delete reservations[event.data.productId];
-      return { ...state, reservations };
-    }
+    case 'StockReleased':
+      return { ...state, reservations: withoutReservation(state.reservations, event.data.productId) };
     case 'StockReservationFailed':
       return state;
     case 'OrderAccepted':

@@ -74,14 +74,15 @@ export function isEventType(t: string): t is EventType {
 
 /**
  * Schemas of older stored versions, kept so their JSON Schemas stay published (`dataschema` of an event
- * recorded long ago still resolves). Keyed by `${type}@${schemaVersion}`.
+ * recorded long ago still resolves). Keyed by `${type}@${schemaVersion}`; a Map, because the type comes from
+ * the URL of `GET /api/schemas/events/{eventType}/{schemaVersion}`.
  */
-export const historicEventDataSchemas: Record<string, z.ZodType> = {
-  'OrderCreated@1': z.object({ customerId: Id }),
-};
+export const historicEventDataSchemas: ReadonlyMap<string, z.ZodType> = new Map([
+  ['OrderCreated@1', z.object({ customerId: Id })],
+]);
 
 /** The zod schema of one event type at one schema version, or undefined when there is none. */
 export function eventDataSchema(type: string, schemaVersion: number): z.ZodType | undefined {
   if (isEventType(type) && currentSchemaVersion[type] === schemaVersion) return eventDataSchemas[type];
-  return historicEventDataSchemas[`${type}@${schemaVersion}`];
+  return historicEventDataSchemas.get(`${type}@${schemaVersion}`);
 }

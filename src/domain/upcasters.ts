@@ -6,10 +6,11 @@ import { currentSchemaVersion, EventType, isEventType, OrderEvent } from './even
  */
 type Upcaster = (data: Record<string, unknown>) => Record<string, unknown>;
 
-const upcasters: Record<string, Upcaster> = {
+// A Map: the key is built from a stored event's type, which a writer other than this code may have chosen.
+const upcasters: ReadonlyMap<string, Upcaster> = new Map([
   // v1 had no referral; v2 adds the optional `referralCode`, absent for every v1 order.
-  'OrderCreated@1': (data) => ({ ...data }),
-};
+  ['OrderCreated@1', (data: Record<string, unknown>) => ({ ...data })],
+]);
 
 export class UnknownEventError extends Error {}
 
@@ -25,7 +26,7 @@ export function upcast(type: string, schemaVersion: number, data: unknown, occur
   }
   let current = data as Record<string, unknown>;
   for (let v = schemaVersion; v < target; v++) {
-    const step = upcasters[`${type}@${v}`];
+    const step = upcasters.get(`${type}@${v}`);
     if (!step) throw new UnknownEventError(`no upcaster for ${type} v${v}`);
     current = step(current);
   }

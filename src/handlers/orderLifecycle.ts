@@ -5,14 +5,14 @@ import { cancelOrderRoute, submitOrderRoute } from '../http/routes';
 
 export const submitOrder = endpoint(
   submitOrderRoute,
-  async ({ services, params, expectedVersion, metadata, request }) => {
+  async ({ services, params, expectedVersion, metadata }) => {
     const result = await services.orders.handle(
       params.orderId,
       { type: 'SubmitOrder' },
       { expectedVersion, metadata },
     );
     // OrderSubmitted reaches the acceptance starter through the change feed (orderAcceptanceStarter.ts).
-    return submittedResponse(request, params.orderId, result);
+    return submittedResponse(services.settings, params.orderId, result);
   },
 );
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { approvalDecisionSchema } from '../acceptance/contract';
+import { approvalRequestSchema } from '../acceptance/contract';
 import { OrderSchema } from './schemas';
 
 /**
@@ -7,8 +7,11 @@ import { OrderSchema } from './schemas';
  * schemas.ts; routes.ts takes them from here, so validation and OpenAPI still come from one place.
  */
 
-/** The approval body: the acceptance's own schema, so the route and the event accept the same decisions. */
-export const ApprovalBody = approvalDecisionSchema;
+/**
+ * The approval body: the acceptance's own schema without `approver` (the signed-in caller is the approver), so
+ * the route and the event accept the same decisions.
+ */
+export const ApprovalBody = approvalRequestSchema;
 
 /** Where to follow an order's acceptance: field names as in Durable Functions' check-status payload. */
 export const AcceptanceLinksSchema = z

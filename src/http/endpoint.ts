@@ -10,8 +10,12 @@ import { CommitTooLargeError, EventMetadata, WrongExpectedVersionError } from '.
 import { InvalidContinuationTokenError } from '../ports/readModel';
 import { parseIfMatch } from './etag';
 import { FieldError, problem, validationProblem } from '../shared/problem';
-import { RouteSpec } from './routes';
+import { methodsOf, RouteSpec } from './routes';
 import { maxBodyBytes } from '../shared/httpLimits';
+import { Access, actorOf, authenticate, authorize, Identity } from './identity';
+import { allowedOrigin, crossSiteGuard, preflight, withCors } from './cors';
+import { verifyDevelopmentToken } from '../composition/devSignIn';
+import { authModeOf, publicBaseUrl } from '../config/settings';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -25,6 +29,14 @@ export interface EndpointInput<P, Q, B> {
   /** From `If-Match`: the version the caller's change is based on, if it named one. */
   expectedVersion?: number;
   metadata: EventMetadata;
+  /**
+   * How the caller may use this route (src/http/identity.ts): `role` (holds one of the route's roles),
+   * `customer` (on their own data only: `customerId` is theirs; the order of the path is already checked to be
+   * theirs), or `anyone` (an anonymous or `authenticated` route).
+   */
+  access: Access;
+  /** The verified caller; undefined only on anonymous routes. */
+  identity?: Identity;
   request: HttpRequest;
   context: InvocationContext;
 }
@@ -76,8 +88,19 @@ async function readJsonBody(
   if (bytes.length === 0)
     return { ok: false, res: validationProblem([{ field: 'body', message: 'a JSON body is required' }]) };
   const type = request.headers.get('content-type');
-  // JSON in UTF-8 only (RFC 8259 §8.1): application/json or a +json type, no other charset.
-  if (type && !/^application\/([a-z0-9.-]+\+)?json\s*(;\s*charset="?utf-8"?\s*)?$/i.test(type)) {
+  // JSON in UTF-8 only (RFC 8259 §8.1): application/json or a +json type, no other charset. Required: a body
+  // without it is what a cross-site form sends without a preflight.
+  if (type === null) {
+    return {
+      ok: false,
+      res: problem(
+        415,
+        'unsupported-media-type',
+        'the body must be sent with Content-Type: application/json',
+      ),
+    };
+  }
+  if (!/^application\/([a-z0-9.-]+\+)?json\s*(;\s*charset="?utf-8"?\s*)?$/i.test(type)) {
     return {
       ok: false,
       res: problem(415, 'unsupported-media-type', `body must be application/json, got ${type}`),
@@ -112,11 +135,15 @@ const correlationFormat = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /**
  * Event metadata from the request. A `traceparent` that is not W3C Trace Context and an
- * `x-correlation-id` that is not 1-128 id characters are ignored, not stored. The actor is the
- * authenticated principal (`x-ms-client-principal-name`, set by App Service authentication) prefixed
- * with `user:`, so a client cannot pass itself off as the import or an orchestration.
+ * `x-correlation-id` that is not 1-128 id characters are ignored, not stored. The actor is the verified
+ * identity's id (src/http/identity.ts) prefixed with `user:`, never a header the client chose, so a client
+ * cannot pass itself off as another user, the import or an orchestration.
  */
-function metadataOf(request: HttpRequest, context: InvocationContext): EventMetadata {
+function metadataOf(
+  request: HttpRequest,
+  context: InvocationContext,
+  identity: Identity | undefined,
+): EventMetadata {
   const header = (name: string, format: RegExp) => {
     const value = request.headers.get(name)?.trim();
     return value && format.test(value) ? value : undefined;
@@ -128,11 +155,10 @@ function metadataOf(request: HttpRequest, context: InvocationContext): EventMeta
       : undefined);
   const correlationId =
     header('x-correlation-id', correlationFormat) ?? traceparent?.split('-')[1] ?? context.invocationId;
-  const principal = request.headers.get('x-ms-client-principal-name')?.trim();
   const metadata: EventMetadata = {
     correlationId,
     causationId: context.invocationId,
-    actor: principal ? `user:${principal.slice(0, 256)}` : 'anonymous',
+    actor: actorOf(identity),
   };
   if (traceparent) metadata.traceparent = traceparent;
   return metadata;
@@ -184,16 +210,70 @@ export function errorToProblem(err: unknown, context: InvocationContext): HttpRe
   return problem(500, 'internal', 'the request failed; it has been logged');
 }
 
+/** 401 with the challenge RFC 9110 asks for; 403 as it is. */
+function refusal(status: 401 | 403, detail: string, invalidCredentials: boolean): HttpResponseInit {
+  const answer = problem(status, status === 401 ? 'unauthenticated' : 'forbidden', detail);
+  if (status !== 401) return answer;
+  const challenge = invalidCredentials
+    ? 'Bearer realm="order-events", error="invalid_token"'
+    : 'Bearer realm="order-events"';
+  return {
+    ...answer,
+    headers: { ...(answer.headers as Record<string, string>), 'www-authenticate': challenge },
+  };
+}
+
 /**
- * Wraps an endpoint implementation into an Azure Functions http handler: validates params, query, body
- * (1 MB cap, JSON, zod) and `If-Match`; applies `Idempotency-Key`; maps every failure to problem+json.
- * Validation runs before any state is touched, so a refused request changes nothing.
+ * Wraps an endpoint implementation into an Azure Functions http handler, the one place every request passes:
+ * answers the CORS preflight (`OPTIONS`); authenticates the caller and applies the route's `auth` (401, 403);
+ * refuses a cross-site write; validates params, query, body (1 MB cap, JSON, zod) and `If-Match`; checks that
+ * a customer's order is theirs (404 otherwise, as for an order that does not exist); applies
+ * `Idempotency-Key`; maps every failure to problem+json. All of it runs before any state is touched, so a
+ * refused request changes nothing.
  */
 export function endpoint<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
   spec: RouteSpec<P, Q, B>,
   impl: (input: EndpointInput<Infer<P>, Infer<Q>, Infer<B>>) => Promise<HttpResponseInit>,
 ) {
   return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    let services: Services;
+    try {
+      services = getServices();
+    } catch (err) {
+      return errorToProblem(err, context);
+    }
+    const allowed = services.settings.CORS_ALLOWED_ORIGINS;
+    if (request.method.toUpperCase() === 'OPTIONS') return preflight(request, allowed, methodsOf(spec.route));
+    return withCors(await guarded(services, request, context), allowedOrigin(request, allowed));
+  };
+
+  async function guarded(
+    services: Services,
+    request: HttpRequest,
+    context: InvocationContext,
+  ): Promise<HttpResponseInit> {
+    const settings = services.settings;
+    const authn = await authenticate(
+      (name) => request.headers.get(name),
+      {
+        mode: authModeOf(settings),
+        siteName: settings.WEBSITE_SITE_NAME,
+        authEnabled: settings.WEBSITE_AUTH_ENABLED,
+      },
+      (token) => verifyDevelopmentToken(settings.DATA_DIR, token),
+    );
+    const decision = authorize(spec.auth, authn);
+    if (!decision.ok) return refusal(decision.status, decision.detail, authn.kind === 'invalid');
+    const access = decision.access;
+    const identity = access.identity;
+    if (spec.method !== 'GET') {
+      const refused = crossSiteGuard(
+        request,
+        settings.CORS_ALLOWED_ORIGINS,
+        new URL(publicBaseUrl(settings)).origin,
+      );
+      if (refused) return refused;
+    }
     const errors: FieldError[] = [];
     const params = parsePart(spec.params, request.params, 'path', errors);
     const rawQuery = queryOf(request, errors);
@@ -224,12 +304,19 @@ export function endpoint<P extends z.ZodType, Q extends z.ZodType, B extends z.Z
     }
     if (errors.length) return validationProblem(errors);
 
-    let services: Services;
-    try {
-      services = getServices();
-    } catch (err) {
-      return errorToProblem(err, context);
+    // A customer reaches only their own orders; another's answers as one that does not exist, so ids of
+    // other customers' orders cannot be probed. The customerId of an order never changes once created.
+    const orderId = (params as { orderId?: unknown } | undefined)?.orderId;
+    if (access.kind === 'customer' && typeof orderId === 'string') {
+      try {
+        const { state } = await services.orders.load(orderId);
+        if (!state.exists || state.customerId !== access.customerId)
+          return errorToProblem(new DomainError('not-found', 'order does not exist'), context);
+      } catch (err) {
+        return errorToProblem(err, context);
+      }
     }
+
     const run = async (): Promise<HttpResponseInit> => {
       try {
         return await impl({
@@ -238,7 +325,9 @@ export function endpoint<P extends z.ZodType, Q extends z.ZodType, B extends z.Z
           query,
           body,
           expectedVersion,
-          metadata: metadataOf(request, context),
+          metadata: metadataOf(request, context, identity),
+          access,
+          identity,
           request,
           context,
         });
@@ -249,13 +338,14 @@ export function endpoint<P extends z.ZodType, Q extends z.ZodType, B extends z.Z
     if (key === null) return run();
     return withIdempotencyKey(
       services,
-      // Scoped by operation and parameters, not the raw path: /ORDERS/x/ is the same resource as /orders/x.
-      `${spec.name} ${JSON.stringify(params)} ${key}`,
+      // Scoped by operation, parameters and caller, not the raw path: /ORDERS/x/ is the same resource as
+      // /orders/x, and one caller's key never replays another caller's answer.
+      `${spec.name} ${JSON.stringify(params)} ${JSON.stringify(identity?.id ?? null)} ${key}`,
       rawBody,
       request,
       run,
     );
-  };
+  }
 }
 
 async function withIdempotencyKey(

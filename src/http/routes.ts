@@ -2,6 +2,7 @@ import { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import * as s from './schemas';
 import * as acceptance from './acceptanceSchemas';
+import { RouteAuth } from './identity';
 
 type Method = 'GET' | 'POST' | 'DELETE';
 
@@ -28,12 +29,59 @@ export interface RouteSpec<
   ifMatch?: boolean;
   /** Accepts an `Idempotency-Key` header. */
   idempotencyKey?: boolean;
+  /** Who may call it (src/http/identity.ts `RouteAuth`); `endpoint()` enforces it before anything else runs. */
+  auth: RouteAuth;
   responses: Record<number, ResponseSpec>;
 }
 
 export const registry = new OpenAPIRegistry();
 
+/** The security schemes: a development bearer token locally, App Service Authentication's principal on Azure. */
+export const securitySchemes = {
+  devBearer: registry.registerComponent('securitySchemes', 'devBearer', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description:
+      'Local development sign-in (AUTH_MODE=development, never on Azure): a token from `npm run token -- --sub <id> ' +
+      '[--role orders.read|orders.approve|orders.admin]`, signed with the key of the data folder.',
+  }).name,
+  appServicePrincipal: registry.registerComponent('securitySchemes', 'appServicePrincipal', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-MS-CLIENT-PRINCIPAL',
+    description:
+      'On Azure (AUTH_MODE=appservice): App Service Authentication with Microsoft Entra ID signs the user in ' +
+      '(bearer token or session) and sets this header; app roles are Entra ID app roles. Clients never send it.',
+  }).name,
+};
+
+/** Every route, in definition order (the first of a route template answers its CORS preflight). */
+export const allRoutes: RouteSpec[] = [];
+
+/** The methods served on a route template, by every spec that shares it. */
+export const methodsOf = (route: string): Method[] =>
+  allRoutes.filter((r) => r.route === route).map((r) => r.method);
+
+/** True for the one spec of its route template that also registers OPTIONS (the CORS preflight). */
+export const answersPreflight = (spec: RouteSpec): boolean =>
+  allRoutes.find((r) => r.route === spec.route) === spec;
+
+function describeAuth(auth: RouteAuth): string {
+  if (auth === 'anonymous') return 'Anonymous.';
+  if (auth === 'authenticated') return 'Any signed-in caller.';
+  const roles = auth.roles.map((r) => `\`${r}\``).join(' or ');
+  if (auth.customer === 'owner')
+    return `${roles}, or the customer who owns the order (another customer gets 404).`;
+  if (auth.customer === 'self') return `${roles}, or any signed-in customer, on their own orders only.`;
+  return `${roles} only.`;
+}
+
 const problemResponse = (description: string): ResponseSpec => ({ description, schema: s.ProblemSchema });
+const authErrors = {
+  401: problemResponse('Not signed in, or the credentials are not valid.'),
+  403: problemResponse('Signed in, but not allowed to do this.'),
+};
 const commonErrors = {
   400: problemResponse('A field is invalid; `errors` names each one.'),
   404: problemResponse('No such order.'),
@@ -60,6 +108,11 @@ function define<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
     path: '/api/' + spec.route,
     operationId: spec.name,
     summary: spec.summary,
+    description: `Who may call it: ${describeAuth(spec.auth)}`,
+    security:
+      spec.auth === 'anonymous'
+        ? []
+        : [{ [securitySchemes.devBearer]: [] }, { [securitySchemes.appServicePrincipal]: [] }],
     request: {
       params: spec.params as unknown as z.ZodObject | undefined,
       query: spec.query as unknown as z.ZodObject | undefined,
@@ -71,21 +124,24 @@ function define<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
       body: spec.body ? { content: { 'application/json': { schema: spec.body } } } : undefined,
     },
     responses: Object.fromEntries(
-      Object.entries(spec.responses).map(([status, r]) => [
-        status,
-        {
-          description: r.description,
-          content: r.schema
-            ? {
-                [Number(status) >= 400 ? 'application/problem+json' : 'application/json']: {
-                  schema: r.schema,
-                },
-              }
-            : undefined,
-        },
-      ]),
+      Object.entries(spec.auth === 'anonymous' ? spec.responses : { ...spec.responses, ...authErrors }).map(
+        ([status, r]) => [
+          status,
+          {
+            description: r.description,
+            content: r.schema
+              ? {
+                  [Number(status) >= 400 ? 'application/problem+json' : 'application/json']: {
+                    schema: r.schema,
+                  },
+                }
+              : undefined,
+          },
+        ],
+      ),
     ),
   });
+  allRoutes.push(spec as unknown as RouteSpec);
   return spec;
 }
 
@@ -93,6 +149,7 @@ const orderAnswer = (description: string): ResponseSpec => ({ description, schem
 
 export const createOrderRoute = define({
   name: 'createOrder',
+  auth: { roles: ['orders.admin'], customer: 'self' },
   method: 'POST',
   route: 'orders',
   summary: 'Create an order (idempotent when the client chooses the orderId)',
@@ -107,6 +164,7 @@ export const createOrderRoute = define({
 
 export const addItemRoute = define({
   name: 'addOrderItem',
+  auth: { roles: ['orders.admin'], customer: 'owner' },
   method: 'POST',
   route: 'orders/{orderId}/items',
   summary: 'Add a product line (quantities add up for a product already on the order)',
@@ -119,6 +177,7 @@ export const addItemRoute = define({
 
 export const removeItemRoute = define({
   name: 'removeOrderItem',
+  auth: { roles: ['orders.admin'], customer: 'owner' },
   method: 'DELETE',
   route: 'orders/{orderId}/items/{productId}',
   summary: 'Remove a product line (no event when the product is not on the order)',
@@ -130,6 +189,7 @@ export const removeItemRoute = define({
 
 export const submitOrderRoute = define({
   name: 'submitOrder',
+  auth: { roles: ['orders.admin'], customer: 'owner' },
   method: 'POST',
   route: 'orders/{orderId}/submit',
   summary: 'Submit the order (records OrderSubmitted); its acceptance follows asynchronously',
@@ -148,6 +208,7 @@ export const submitOrderRoute = define({
 
 export const cancelOrderRoute = define({
   name: 'cancelOrder',
+  auth: { roles: ['orders.admin'], customer: 'owner' },
   method: 'POST',
   route: 'orders/{orderId}/cancel',
   summary: 'Cancel the order (allowed until it is shipped)',
@@ -160,6 +221,7 @@ export const cancelOrderRoute = define({
 
 export const getOrderRoute = define({
   name: 'getOrder',
+  auth: { roles: ['orders.read', 'orders.admin'], customer: 'owner' },
   method: 'GET',
   route: 'orders/{orderId}',
   summary: 'Current state of an order, or its state as of a business time',
@@ -170,6 +232,7 @@ export const getOrderRoute = define({
 
 export const orderEventsRoute = define({
   name: 'getOrderEvents',
+  auth: { roles: ['orders.read', 'orders.admin'], customer: 'owner' },
   method: 'GET',
   route: 'orders/{orderId}/events',
   summary: "The order's audit trail: every event with its version and times",
@@ -182,6 +245,7 @@ export const orderEventsRoute = define({
 
 export const listOrdersRoute = define({
   name: 'listOrders',
+  auth: { roles: ['orders.read', 'orders.admin'], customer: 'self' },
   method: 'GET',
   route: 'orders',
   summary: 'List orders from the read model, newest first, paged',
@@ -194,6 +258,7 @@ export const listOrdersRoute = define({
 
 export const eventSchemaRoute = define({
   name: 'getEventSchema',
+  auth: 'authenticated',
   method: 'GET',
   route: 'schemas/events/{eventType}/{schemaVersion}',
   summary: "JSON Schema of an event type's data at a schema version (the CloudEvent `dataschema`)",
@@ -203,6 +268,7 @@ export const eventSchemaRoute = define({
 
 export const stockDemandRoute = define({
   name: 'getStockDemand',
+  auth: { roles: ['orders.read', 'orders.admin'] },
   method: 'GET',
   route: 'stock/{productId}',
   summary: 'Demand for a product from ProductAddedToOrder events, against its known stock',
@@ -212,6 +278,7 @@ export const stockDemandRoute = define({
 
 export const orderNotificationsRoute = define({
   name: 'getOrderNotifications',
+  auth: { roles: ['orders.read', 'orders.admin'], customer: 'owner' },
   method: 'GET',
   route: 'orders/{orderId}/notifications',
   summary: 'Customer notifications recorded for an order by the notification consumer',
@@ -224,6 +291,7 @@ export const orderNotificationsRoute = define({
 
 export const healthRoute = define({
   name: 'health',
+  auth: 'anonymous',
   method: 'GET',
   route: 'health',
   summary: 'Liveness and the event store in use',
@@ -232,6 +300,7 @@ export const healthRoute = define({
 
 export const openApiRoute = define({
   name: 'openApi',
+  auth: 'anonymous',
   method: 'GET',
   route: 'openapi.json',
   summary: 'This OpenAPI 3.1 document',
@@ -240,6 +309,7 @@ export const openApiRoute = define({
 
 export const approvalRoute = define({
   name: 'approveOrder',
+  auth: { roles: ['orders.approve'] },
   method: 'POST',
   route: 'orders/{orderId}/approval',
   summary:
@@ -259,6 +329,7 @@ export const approvalRoute = define({
 
 export const acceptanceStatusRoute = define({
   name: 'getOrderAcceptance',
+  auth: { roles: ['orders.read', 'orders.admin'], customer: 'owner' },
   method: 'GET',
   route: 'orders/{orderId}/acceptance',
   summary: "The order's acceptance: runtime status, current step, outcome",

@@ -32,7 +32,15 @@ const Reason = z
   .refine(printable, 'must not contain control characters or lone surrogates');
 
 export const CreateOrderBody = z
-  .strictObject({ customerId: IdParam, referralCode: IdParam.optional(), orderId: IdParam.optional() })
+  .strictObject({
+    customerId: IdParam.optional().meta({
+      description:
+        "Whose order it is. A customer's own id is taken from their sign-in (leave it out; another id is refused " +
+        'with 403); required for a caller with `orders.admin`, who creates orders on behalf of customers.',
+    }),
+    referralCode: IdParam.optional(),
+    orderId: IdParam.optional(),
+  })
   .meta({ id: 'CreateOrderRequest' });
 
 export const AddItemBody = z

@@ -1,4 +1,5 @@
 import { OrderCommand } from '../domain/decider';
+import { Id } from '../domain/ids';
 import { canonicalAmount } from '../domain/money';
 import { olistTimeToUtc } from './localTime';
 
@@ -107,6 +108,14 @@ export function planOrder(row: OlistOrderRow, items: OlistItemRow[]): PlannedOrd
     }
   };
   if (!orderId || !row.customer_id) throw new OlistRowError(`order row without order_id or customer_id`);
+  // Source ids become stream keys and event data: each must be an id the event catalogue accepts, or the
+  // order is not imported (the store would refuse its events; the API could never address it).
+  requireId(orderId, 'order_id', orderId);
+  requireId(row.customer_id, 'customer_id', orderId);
+  for (const item of items) {
+    requireId(item.product_id, `item ${item.order_item_id}: product_id`, orderId);
+    requireId(item.seller_id, `item ${item.order_item_id}: seller_id`, orderId);
+  }
   const purchase = time('order_purchase_timestamp');
   if (!purchase) throw new OlistRowError(`order ${orderId}: no order_purchase_timestamp`);
   const approved = time('order_approved_at');
@@ -194,6 +203,14 @@ export function planOrder(row: OlistOrderRow, items: OlistItemRow[]): PlannedOrd
       ignore(approved, carrier, customer);
   }
   return { orderId, commands, anomalies };
+}
+
+/** @throws OlistRowError when `value` is not an id as the event catalogue defines it (src/domain/ids.ts) */
+function requireId(value: string, field: string, orderId: string): void {
+  const r = Id.safeParse(value);
+  if (!r.success) {
+    throw new OlistRowError(`order ${JSON.stringify(orderId)}: ${field}: ${r.error.issues[0].message}`);
+  }
 }
 
 /**

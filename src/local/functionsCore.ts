@@ -28,7 +28,8 @@ type HookCallback = (context: unknown) => unknown;
 /**
  * The worker side of the `@azure/functions-core` contract that `@azure/functions` and `durable-functions`
  * call into: it captures every registration with its binding options, as the Azure Functions Node.js
- * worker does, so the local host can run the very same registrations.
+ * worker does, so the local host can run the very same registrations
+ * (docs/adr/0006-same-function-code-locally.md).
  */
 export class FunctionsCore {
   readonly functions = new Map<string, RegisteredFunction>();

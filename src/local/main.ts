@@ -1,6 +1,7 @@
 /**
  * Entry of the local host (`npm start`). The functions core is installed before anything loads
- * `@azure/functions`, which looks it up once; the host itself is loaded only after that.
+ * `@azure/functions`, which looks it up once; the host itself is loaded only after that
+ * (docs/adr/0006-same-function-code-locally.md).
  */
 import { FunctionsCore, installFunctionsCore } from './functionsCore';
 

@@ -1,6 +1,7 @@
 /**
  * The CloudEvents port: the event as it leaves the service, and the publisher that sends batches of them
- * to a topic (Event Grid on Azure, the local host's topic locally).
+ * to a topic (Event Grid on Azure, the local host's topic locally). Attributes, extensions and limits:
+ * docs/adr/0005-cloudevents-1-0.md.
  */
 
 /**

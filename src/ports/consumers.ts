@@ -2,7 +2,7 @@
  * State of the Event Grid consumers. Every write is guarded the same way, because Event Grid delivers at
  * least once and in no particular order: an event id already processed by this consumer is a duplicate,
  * and an event whose order version is below the highest this consumer has seen for that order is stale.
- * Both are skipped, atomically with the write they guard.
+ * Both are skipped, atomically with the write they guard (docs/adr/0004-change-feed-is-the-outbox.md).
  */
 export interface EventRef {
   consumer: string;

@@ -11,7 +11,8 @@ export interface DeadLetterRecord {
 
 /**
  * Keeps events that could not be delivered, per channel (`publisher`, `parked`, `eventgrid-<subscription>`):
- * blobs in a Storage container on Azure (as Event Grid's own dead-lettering does), files locally.
+ * blobs in a Storage container on Azure (as Event Grid's own dead-lettering does), files locally
+ * (docs/adr/0010-state-on-azure-lives-in-azure-services.md).
  * A letter is written whole or not at all; putting the same id again replaces it.
  */
 export interface DeadLetterStore {

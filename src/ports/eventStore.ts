@@ -1,6 +1,6 @@
 /**
  * The event store port. Both adapters (embedded SQLite, Cosmos DB) implement it and pass the same
- * contract suite (test/store/contract.ts).
+ * contract suite (test/store/contract.ts): docs/adr/0001-one-event-model-two-stores.md.
  *
  * Versions: an order's stream version is the number of events in it (0 = no stream). Event k of a stream
  * (0-based index) has version k + 1. A commit holds the events of one command.
@@ -26,7 +26,7 @@ export interface EventMetadata {
 }
 
 /**
- * The immutable commit document of decision 2 of the brief (Equinox-style). The same shape is a Cosmos item
+ * The immutable commit document of docs/adr/0002-commit-documents.md (Equinox-style). The same shape is a Cosmos item
  * in production and a row's JSON in SQLite, so the change-feed handler sees identical documents.
  * - `id`: the first version, zero-padded to 10 digits, so ids sort by version and collide on a race.
  * - `orderId`: the partition key (`/orderId`).
@@ -102,6 +102,11 @@ export class CommitTooLargeError extends Error {
   }
 }
 
+/**
+ * Where orders' events are kept: one port, two adapters (SqliteEventStore, CosmosEventStore) and one contract
+ * suite (docs/adr/0001-one-event-model-two-stores.md); appends are guarded by expected version
+ * (docs/adr/0003-optimistic-concurrency.md).
+ */
 export interface EventStore {
   /**
    * Appends one commit atomically if the stream is at `expectedVersion` (0 = the stream must not exist).

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, eventually, startTestHost, TestHost } from '../support/host';
+import { authAs, call, eventually, startTestHost, TestHost } from '../support/host';
 
 /*
  * Order acceptance over real HTTP on the local host (`node dist/src/local/main.js`, as `npm start` runs
@@ -91,11 +91,14 @@ describe('order acceptance over HTTP on the local host', () => {
     const waiting = await stepIs(orderId, 'awaiting-approval');
     expect(waiting.status).toBe(202);
     expect(waiting.body.customStatus).toMatchObject({ total: '1500.00', currency: 'BRL' });
-    const approval = await call(host, 'POST', `/api/orders/${orderId}/approval`, {
-      approved: true,
-      approver: 'ops-1',
-      comment: 'known customer',
-    });
+    const approver = await host.token({ sub: 'ops-1', roles: ['orders.approve'] });
+    const approval = await call(
+      host,
+      'POST',
+      `/api/orders/${orderId}/approval`,
+      { approved: true, comment: 'known customer' },
+      authAs(approver),
+    );
     expect(approval.status).toBe(202);
     expect(approval.headers.get('location')).toBe(`/api/orders/${orderId}/acceptance`);
     const decided = await pollUntilDecided(`/api/orders/${orderId}/acceptance`);
@@ -135,12 +138,15 @@ describe('order acceptance over HTTP on the local host', () => {
     expect(bad.status).toBe(400);
     expect(bad.headers.get('content-type')).toBe('application/problem+json');
     expect(bad.body.errors.map((e: { field: string }) => e.field)).toEqual(
-      expect.arrayContaining(['body.approved', 'body.approver']),
+      expect.arrayContaining(['body.approved']),
     );
-    const nobody = await call(host, 'POST', `/api/orders/${orderId}/approval`, {
+    const named = await call(host, 'POST', `/api/orders/${orderId}/approval`, {
       approved: true,
-      approver: 'ops-1',
+      approver: 'x',
     });
+    expect(named.status).toBe(400);
+    expect(named.body.errors.map((e: { field: string }) => e.field)).toEqual(['body.approver']);
+    const nobody = await call(host, 'POST', `/api/orders/${orderId}/approval`, { approved: true });
     expect(nobody.status).toBe(404);
     expect(nobody.headers.get('content-type')).toBe('application/problem+json');
     expect(nobody.body).toMatchObject({
@@ -188,10 +194,13 @@ describe('order acceptance over HTTP on the local host', () => {
     expect(ignored.body).toMatchObject({ runtimeStatus: 'Running', step: 'awaiting-approval' });
     expect((await call(host, 'GET', `/api/orders/${orderId}`)).body.status).toBe('submitted');
 
-    const approval = await call(host, 'POST', `/api/orders/${orderId}/approval`, {
-      approved: true,
-      approver: 'ops-2',
-    });
+    const approval = await call(
+      host,
+      'POST',
+      `/api/orders/${orderId}/approval`,
+      { approved: true },
+      authAs(await host.token({ sub: 'ops-2', roles: ['orders.approve'] })),
+    );
     expect(approval.status).toBe(202);
     const decided = await pollUntilDecided(`/api/orders/${orderId}/acceptance`);
     expect(decided.body.output).toMatchObject({ outcome: 'accepted', approvedBy: 'ops-2' });
@@ -246,10 +255,7 @@ describe('cancelling an order over HTTP on the local host', () => {
     });
     expect(types.filter((t) => t === 'StockReleased')).toHaveLength(1);
     expect(types).not.toContain('OrderRejected');
-    const approval = await call(host, 'POST', `/api/orders/${orderId}/approval`, {
-      approved: true,
-      approver: 'x',
-    });
+    const approval = await call(host, 'POST', `/api/orders/${orderId}/approval`, { approved: true });
     expect(approval.status).toBe(409);
     expect(approval.headers.get('content-type')).toBe('application/problem+json');
     expect(approval.body).toMatchObject({ type: '/problems/order-not-submitted', orderStatus: 'cancelled' });

@@ -110,9 +110,10 @@ describe('the order flow with every piece of state in Azure services (Cosmos DB 
     });
     expect(dead[0]).toMatchObject({ lastStatus: 400 });
 
-    // Nothing of the application's state on disk: only the local stand-ins' own files.
+    // Nothing of the application's state on disk: only the local stand-ins' own files, and the development
+    // sign-in key (local only: App Service Authentication signs callers in on Azure).
     const files = readdirSync(host.dataDir).filter((f) => !f.endsWith('-wal') && !f.endsWith('-shm'));
-    expect(files.sort()).toEqual(['durable.db', 'eventgrid.db']);
+    expect(files.sort()).toEqual(['dev-signin.key', 'durable.db', 'eventgrid.db']);
     expect(existsSync(join(host.dataDir, 'orders.db'))).toBe(false);
   });
 });

@@ -108,13 +108,13 @@ describe('order API over HTTP on the local host', () => {
     expect(first).toMatchObject({
       schemaVersion: 2,
       data: { customerId: 'cust-1' },
-      metadata: { actor: 'anonymous' },
+      metadata: { actor: 'user:support' },
     });
     expect(Date.parse(first.occurredAt)).not.toBeNaN();
     expect(Date.parse(first.recordedAt)).not.toBeNaN();
   });
 
-  it('records only well-formed trace headers, and an authenticated principal as a user', async () => {
+  it('records only well-formed trace headers, and the verified identity as the actor (a principal header sent locally is ignored)', async () => {
     const orderId = newId('meta');
     await call(
       host,
@@ -130,7 +130,7 @@ describe('order API over HTTP on the local host', () => {
     const [created] = (await call(host, 'GET', `/api/orders/${orderId}/events`)).body.events;
     expect(created.metadata.traceparent).toBeUndefined();
     expect(created.metadata.correlationId).toMatch(/^[0-9a-f-]{36}$/);
-    expect(created.metadata.actor).toBe('user:orchestration:orderAcceptance');
+    expect(created.metadata.actor).toBe('user:support');
   });
 
   it('answers a stale If-Match with 412 and appends nothing', async () => {

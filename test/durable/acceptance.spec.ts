@@ -464,7 +464,9 @@ describe('order acceptance orchestration on the local durable runtime', () => {
     await h.invoke('orderAcceptanceStarter', o.commits);
     await h.runUntil(() => stepOf(o.instanceId) === 'awaiting-approval', { maxSteps: 0 });
     await df.getClient(h.clientContext()).terminate(o.instanceId, 'operator');
-    const res = await fetch(`${h.baseUrl}/api/orders/${o.orderId}/acceptance`);
+    const res = await fetch(`${h.baseUrl}/api/orders/${o.orderId}/acceptance`, {
+      headers: { authorization: h.supportAuthorization },
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({
       runtimeStatus: 'Terminated',
@@ -494,7 +496,9 @@ describe('order acceptance orchestration on the local durable runtime', () => {
 
   it('says the acceptance is pending while OrderSubmitted is on its way to the starter', async () => {
     const o = await submittedOrder([line('p-1', 1, '10.00')]);
-    const before = await fetch(`${h.baseUrl}/api/orders/${o.orderId}/acceptance`);
+    const before = await fetch(`${h.baseUrl}/api/orders/${o.orderId}/acceptance`, {
+      headers: { authorization: h.supportAuthorization },
+    });
     expect(before.status).toBe(202);
     expect(before.headers.get('retry-after')).toBe('1');
     expect(await before.json()).toMatchObject({
@@ -504,7 +508,9 @@ describe('order acceptance orchestration on the local durable runtime', () => {
     });
     await h.invoke('orderAcceptanceStarter', o.commits);
     await h.runUntil(finished(o.instanceId));
-    const after = await fetch(`${h.baseUrl}/api/orders/${o.orderId}/acceptance`);
+    const after = await fetch(`${h.baseUrl}/api/orders/${o.orderId}/acceptance`, {
+      headers: { authorization: h.supportAuthorization },
+    });
     expect(after.status).toBe(200);
     expect(await after.json()).toMatchObject({
       runtimeStatus: 'Completed',
@@ -518,7 +524,9 @@ describe('order acceptance orchestration on the local durable runtime', () => {
     await h.invoke('orderAcceptanceStarter', o.commits);
     await h.runtime.idle();
     expect(statusOf(o.instanceId)).toBeUndefined();
-    const res = await fetch(`${h.baseUrl}/api/orders/${o.orderId}/acceptance`);
+    const res = await fetch(`${h.baseUrl}/api/orders/${o.orderId}/acceptance`, {
+      headers: { authorization: h.supportAuthorization },
+    });
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({ errors: [{ field: 'path.orderId' }] });
   });
@@ -565,8 +573,8 @@ describe('cancelling an order: the acceptance ends and the stock returns', () =>
 
     const approval = await fetch(`${h.baseUrl}/api/orders/${o.orderId}/approval`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ approved: true, approver: 'x' }),
+      headers: { 'content-type': 'application/json', authorization: h.supportAuthorization },
+      body: JSON.stringify({ approved: true }),
     });
     expect(approval.status).toBe(409);
     expect(approval.headers.get('content-type')).toBe('application/problem+json');

@@ -1,7 +1,7 @@
 import Database from 'libsql';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { call, eventually, startTestHost, TestHost } from '../support/host';
+import { authAs, call, eventually, startTestHost, TestHost } from '../support/host';
 
 /*
  * Crash safety of the local durable runtime: the host process is killed (SIGKILL, no shutdown code runs)
@@ -76,8 +76,15 @@ describe('local durable runtime across a killed host', () => {
     const waiting = await call(host, 'GET', `/api/orders/${orderId}/acceptance`);
     expect(waiting.body).toMatchObject({ runtimeStatus: 'Running', step: 'awaiting-approval' });
     expect(
-      (await call(host, 'POST', `/api/orders/${orderId}/approval`, { approved: true, approver: 'ops-1' }))
-        .status,
+      (
+        await call(
+          host,
+          'POST',
+          `/api/orders/${orderId}/approval`,
+          { approved: true },
+          authAs(await host.token({ sub: 'ops-1', roles: ['orders.approve'] })),
+        )
+      ).status,
     ).toBe(202);
     const decided = await eventually(async () => {
       const res = await call(host, 'GET', `/api/orders/${orderId}/acceptance`);

@@ -79,7 +79,9 @@ describe('from an HTTP command to CloudEvents at subscribers', () => {
     expect(cancelled.type).toBe('com.contoso.orders.OrderCancelled.v1');
     expect(cancelled.orderversion).toBe(4);
 
-    const schema = await fetch(String(created.dataschema));
+    const schema = await fetch(String(created.dataschema), {
+      headers: { authorization: host.supportAuthorization },
+    });
     expect(schema.status).toBe(200);
     expect(await schema.json()).toMatchObject({ title: 'OrderCreated v2', required: ['customerId'] });
 

@@ -152,7 +152,7 @@ describe('the deployable package (npm run package)', () => {
     // 15 http, 4 change feed, 2 Event Grid, the orchestration and 5 activities (the table of registrations.spec.ts).
     expect(fromPackage.functions).toHaveLength(27);
     expect(fromPackage.functions.map(comparable)).toEqual(fromDist.functions.map(comparable));
-    expect(fromPackage.hooks).toEqual({ appTerminate: 1 });
+    expect(fromPackage.hooks).toEqual({ appTerminate: 1, appStart: 1 });
     expect(fromPackage.libsql).toEqual({ requests: 0, requesters: [], loaded: [] });
     expect(fromPackage.services).toMatchObject({ ok: true, eventStore: 'cosmos' });
     expect(fromPackage.network).toEqual([]);

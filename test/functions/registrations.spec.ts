@@ -114,8 +114,9 @@ describe('the built app loaded as the Functions host loads it on Azure (fresh pr
     expect(report.files).toEqual(
       [...sources.map((f) => `dist/src/functions/${f}`), 'dist/src/index.js'].sort(),
     );
-    // src/index.ts registers no function but closes the services when the worker stops.
-    expect(report.hooks).toEqual({ appTerminate: 1 });
+    // src/index.ts registers no function but closes the services when the worker stops, and at start tells
+    // how to sign in when the development sign-in is on (never on Azure).
+    expect(report.hooks).toEqual({ appTerminate: 1, appStart: 1 });
   });
 
   it('registers every function of the table, from the file the table names, and nothing else', () => {
@@ -139,7 +140,10 @@ describe('the built app loaded as the Functions host loads it on Azure (fresh pr
       const expected = expectedByName.get(fn.name) as Extract<Expected, { kind: 'http' }>;
       expect(fn.trigger, fn.name).toMatchObject({
         direction: 'in',
-        methods: [expected.route.method],
+        // The first route of each template also takes OPTIONS, the CORS preflight (issue 9).
+        methods: routes.answersPreflight(expected.route)
+          ? [expected.route.method, 'OPTIONS']
+          : [expected.route.method],
         route: expected.route.route,
         authLevel: 'anonymous',
       });

@@ -8,6 +8,7 @@ import { localToUtcIso, olistTimeToUtc } from '../../src/import/localTime';
 import { ImportInputError, importOlist } from '../../src/import/olist';
 import { OlistOrderRow, OlistRowError, planOrder } from '../../src/import/olistPlan';
 import { parseArgs } from '../../src/import/cli';
+import { eventDataSchema } from '../../src/domain/events';
 
 /** Synthetic rows (made-up ids), so these run without the real sample. */
 const row = (over: Partial<OlistOrderRow> = {}): OlistOrderRow => ({
@@ -132,6 +133,111 @@ describe('planning the commands of one Olist order', () => {
   it('refuses a row whose time or price cannot be read', () => {
     expect(() => planOrder(row({ order_approved_at: 'yesterday' }), [])).toThrow(OlistRowError);
     expect(() => planOrder(row(), [item(1, 'p-1', '10.005')])).toThrow(OlistRowError);
+  });
+
+  it('keeps ids named like prototype properties as they are, grouping their rows by product', () => {
+    const orderId = '__proto__';
+    const plan = planOrder(row({ order_id: orderId, customer_id: 'constructor' }), [
+      { ...item(1, '__proto__', '1.0', orderId), seller_id: 'hasOwnProperty' },
+      { ...item(2, 'toString', '2.0', orderId), seller_id: 'hasOwnProperty' },
+      { ...item(3, '__proto__', '1.0', orderId), seller_id: 'hasOwnProperty' },
+    ]);
+    expect(plan.orderId).toBe('__proto__');
+    expect(plan.commands[0]).toMatchObject({ type: 'CreateOrder', customerId: 'constructor' });
+    const lines = plan.commands.flatMap((c) => (c.type === 'AddProduct' ? [c.line] : []));
+    expect(lines).toEqual([
+      { productId: '__proto__', quantity: 2, unitPrice: '1.00', currency: 'BRL', sellerId: 'hasOwnProperty' },
+      { productId: 'toString', quantity: 1, unitPrice: '2.00', currency: 'BRL', sellerId: 'hasOwnProperty' },
+    ]);
+    expect(lines.every((l) => Object.getPrototypeOf(l) === Object.prototype)).toBe(true);
+  });
+
+  it('refuses a row whose ids the event catalogue would refuse', () => {
+    expect(() => planOrder(row({ order_id: 'o 1' }), [])).toThrow(/order_id/);
+    expect(() => planOrder(row({ customer_id: 'c/1' }), [])).toThrow(/customer_id/);
+    expect(() => planOrder(row(), [item(1, '..', '1.0')])).toThrow(/product_id/);
+    expect(() => planOrder(row(), [{ ...item(1, 'p-1', '1.0'), seller_id: '' }])).toThrow(/seller_id/);
+  });
+});
+
+describe('importing Olist rows whose ids and columns are named like prototype properties', () => {
+  let dir: string;
+  let services: Services;
+
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'olist-hostile-'));
+    // Extra columns named `__proto__` and `constructor`, which the import does not read.
+    writeFileSync(
+      path.join(dir, 'olist_orders_dataset.csv'),
+      [
+        '__proto__,order_id,customer_id,order_status,order_purchase_timestamp,order_approved_at,order_delivered_carrier_date,order_delivered_customer_date,constructor',
+        'x,__proto__,constructor,canceled,2018-06-12 20:07:44,2018-06-12 20:44:26,,,y',
+        'x,toString,__proto__,delivered,2018-06-12 20:07:44,2018-06-12 20:44:26,2018-06-13 13:09:00,2018-06-19 12:44:08,y',
+        'x,bad id,c-1,delivered,2018-06-12 20:07:44,2018-06-12 20:44:26,2018-06-13 13:09:00,2018-06-19 12:44:08,y',
+      ].join('\n') + '\n',
+    );
+    writeFileSync(
+      path.join(dir, 'olist_order_items_dataset.csv'),
+      [
+        'order_id,order_item_id,product_id,seller_id,price,__proto__',
+        '__proto__,1,constructor,hasOwnProperty,10.0,{}',
+        '__proto__,2,constructor,hasOwnProperty,10.0,{}',
+        '__proto__,3,valueOf,__proto__,5.5,{}',
+        'toString,1,__proto__,s-1,1.0,{}',
+        'hasOwnProperty,1,p-1,s-1,1.0,{}',
+      ].join('\n') + '\n',
+    );
+    services = createServices(readSettings({ DATA_DIR: ':memory:', EVENT_STORE: 'sqlite', PORT: '0' }));
+  });
+
+  afterEach(async () => {
+    await services.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('imports them as they are, with valid events and a read model that matches', async () => {
+    const summary = await importOlist(dir, services);
+    expect(summary).toMatchObject({ orders: 3, itemRows: 5, ordersImported: 2 });
+    expect(summary.anomalies).toMatchObject({ invalidRow: 1, itemsWithoutOrder: 1, refusedCommands: 0 });
+    expect(summary.problems.join('\n')).toMatch(/hasOwnProperty/);
+
+    const proto = await services.store.readStream('__proto__');
+    expect(proto.events.map((e) => e.type)).toEqual([
+      'OrderCreated',
+      'ProductAddedToOrder',
+      'ProductAddedToOrder',
+      'OrderSubmitted',
+      'OrderAccepted',
+      'OrderCancelled',
+    ]);
+    expect(proto.events[0].data).toEqual({ customerId: 'constructor' });
+    expect(proto.events[1].data).toEqual({
+      productId: 'constructor',
+      quantity: 2,
+      unitPrice: '10.00',
+      currency: 'BRL',
+      sellerId: 'hasOwnProperty',
+    });
+    expect(proto.events[2].data).toMatchObject({ productId: 'valueOf', sellerId: '__proto__' });
+    for (const e of [...proto.events, ...(await services.store.readStream('toString')).events]) {
+      expect(eventDataSchema(e.type, e.schemaVersion)!.safeParse(e.data).success, e.type).toBe(true);
+    }
+    expect((await services.readModel.get('__proto__'))?.summary).toMatchObject({
+      orderId: '__proto__',
+      customerId: 'constructor',
+      status: 'cancelled',
+      total: '25.50',
+      itemCount: 3,
+    });
+    expect((await services.readModel.get('toString'))?.summary).toMatchObject({
+      customerId: '__proto__',
+      status: 'delivered',
+      total: '1.00',
+    });
+    expect((await services.store.readStream('bad id')).version).toBe(0);
+
+    const second = await importOlist(dir, services);
+    expect(second).toMatchObject({ eventsAppended: 0, ordersAlreadyComplete: 2 });
   });
 });
 

@@ -9,6 +9,8 @@ import { FunctionsCore, installFunctionsCore, RegisteredFunction } from '../../s
 import { LocalHttpServer } from '../../src/local/httpServer';
 import { createInvocationContext } from '../../src/local/invocation';
 import { Logger } from '../../src/local/logger';
+import { devSignInKey, signDevToken } from '../../src/adapters/devSignIn';
+import { supportIdentity } from './host';
 
 /**
  * The local durable runtime in this test process, as the host wires it: a FunctionsCore capturing the
@@ -25,6 +27,8 @@ export interface DurableHarness {
   dataDir: string;
   /** Where the harness's HTTP server listens (`/api` functions and the durable webhooks). */
   baseUrl: string;
+  /** `Bearer …` of the `support` identity (every role), signed with the key of `dataDir`. */
+  supportAuthorization: string;
   /** The system key the durable webhooks require (`code`): the env's LOCAL_DURABLE_KEY, or a fixed test key. */
   key: string;
   /** The absolute URL of a webhook path below `/runtime/webhooks/durabletask/`, with `code` set to the key. */
@@ -50,6 +54,7 @@ export async function startDurableHarness(options: {
 }): Promise<DurableHarness> {
   const dataDir = mkdtempSync(join(tmpdir(), 'orders-durable-'));
   Object.assign(process.env, { DATA_DIR: dataDir, ...options.env });
+  const supportAuthorization = `Bearer ${await signDevToken(devSignInKey(dataDir), supportIdentity, 24 * 3600)}`;
   const core = new FunctionsCore();
   installFunctionsCore(core);
   await options.register();
@@ -82,6 +87,7 @@ export async function startDurableHarness(options: {
     clock,
     dataDir,
     baseUrl: `http://127.0.0.1:${port}`,
+    supportAuthorization,
     key,
     webhookUrl: (path) => {
       const url = new URL(`${webhookPrefix}${path.replace(/^\//, '')}`, `http://127.0.0.1:${port}`);

@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { devSignInKey, DevTokenClaims, signDevToken } from '../../src/adapters/devSignIn';
 
 export interface TestHost {
   baseUrl: string;
@@ -10,7 +11,22 @@ export interface TestHost {
   process: ChildProcess;
   /** SIGTERM, and wait for exit; resolves the exit code. */
   stop(): Promise<number | null>;
+  /** Signs a development sign-in token with the key of this host's data folder. */
+  token(claims: DevTokenClaims, ttlSeconds?: number): Promise<string>;
+  /** `Authorization: Bearer …` of `support`, holding every role: what `call` sends unless told otherwise. */
+  supportAuthorization: string;
 }
+
+/** Every role: the identity `call` uses by default, so tests that are not about authorization can do anything. */
+export const supportIdentity: DevTokenClaims = {
+  sub: 'support',
+  name: 'Test support',
+  roles: ['orders.read', 'orders.approve', 'orders.admin'],
+};
+
+/** `Authorization` headers for `call(host, …, authAs(token))`; `anonymous` sends none. */
+export const authAs = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
+export const anonymous: Record<string, string> = { authorization: '' };
 
 const root = resolve(__dirname, '../..');
 
@@ -27,6 +43,10 @@ export const defaultWaitMs = 180_000;
  */
 export async function startTestHost(env: Record<string, string> = {}, dataDir?: string): Promise<TestHost> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'orders-host-'));
+  // The host's development sign-in key (created now if missing: the host and the tests share it).
+  const key = devSignInKey(env.DATA_DIR ?? dir);
+  const token = (claims: DevTokenClaims, ttlSeconds?: number) => signDevToken(key, claims, ttlSeconds);
+  const supportAuthorization = `Bearer ${await token(supportIdentity, 24 * 3600)}`;
   const child = spawn(process.execPath, ['dist/src/local/main.js'], {
     cwd: root,
     env: { ...process.env, PORT: '0', DATA_DIR: dir, LOCAL_CHANGE_FEED_POLL_MS: '20', ...env },
@@ -57,6 +77,8 @@ export async function startTestHost(env: Record<string, string> = {}, dataDir?: 
     dataDir: dir,
     logs,
     process: child,
+    token,
+    supportAuthorization,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null && !child.killed) child.kill('SIGTERM');
       return exited;
@@ -64,9 +86,12 @@ export async function startTestHost(env: Record<string, string> = {}, dataDir?: 
   };
 }
 
-/** A JSON request to the host; returns status, headers and the parsed body. */
+/**
+ * A JSON request to the host; returns status, headers and the parsed body. It signs in as `support` (every
+ * role) unless `headers` names another `authorization` (`''`, as `anonymous` does, sends none).
+ */
 export async function call(
-  host: TestHost,
+  host: Pick<TestHost, 'baseUrl'> & Partial<Pick<TestHost, 'supportAuthorization'>>,
   method: string,
   path: string,
   body?: unknown,
@@ -74,9 +99,13 @@ export async function call(
   // Tests read arbitrary JSON answers; typing each shape would add nothing to what the assertions check.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
 ): Promise<{ status: number; headers: Headers; body: any }> {
+  const given = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+  const auth = 'authorization' in given ? given.authorization : host.supportAuthorization;
+  delete given.authorization;
+  const all = { ...(auth ? { authorization: auth } : {}), ...given };
   const res = await fetch(host.baseUrl + path, {
     method,
-    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    headers: body === undefined ? all : { 'content-type': 'application/json', ...all },
     body:
       body === undefined
         ? undefined

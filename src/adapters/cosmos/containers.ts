@@ -103,7 +103,8 @@ export const idempotencyTtlSeconds = 24 * 60 * 60;
  * command (`npm run cosmos:setup`) creates, and what Bicep is to declare. The leases container (partition
  * key `/id`, as the Functions Cosmos DB trigger requires) keeps the default indexing.
  *
- * Consumer state and stock (decision 10: nothing on the app's disk on Azure). A transactional batch spans one
+ * Consumer state and stock (docs/adr/0010-state-on-azure-lives-in-azure-services.md: nothing on the app's disk
+ * on Azure). A transactional batch spans one
  * logical partition only (https://learn.microsoft.com/azure/cosmos-db/nosql/transactional-batch), so each
  * container is partitioned by what its guard and the write it guards share:
  * - `customerNotifications` (`/orderId`): per order, the version guard and inbox entries of the notification

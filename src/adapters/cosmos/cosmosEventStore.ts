@@ -84,7 +84,8 @@ const headEtagCacheSize = 1000;
 const forbiddenIdChars = /[/\\?#]/;
 
 /**
- * Event store on Cosmos DB for NoSQL (decisions 2 and 3 of the brief), container `events` partitioned by
+ * Event store on Cosmos DB for NoSQL (docs/adr/0002-commit-documents.md, docs/adr/0003-optimistic-concurrency.md),
+ * container `events` partitioned by
  * `/orderId`:
  * - one immutable commit document per append (`CommitDocument`, id = `commitId(i)`, never updated), and
  * - one head document per order (`HeadDocument`) whose `_etag` guards appends.

@@ -1,6 +1,6 @@
 import { Container, SqlParameter } from '@azure/cosmos';
 import { OrderSummary } from '../../domain/orderView';
-import { OrderState } from '../../domain/state';
+import { OrderState, reviveState } from '../../domain/state';
 import {
   decodeToken,
   encodeToken,
@@ -42,7 +42,7 @@ export class CosmosOrderReadModel implements OrderReadModel {
 
   async get(orderId: string): Promise<ReadModelEntry | undefined> {
     const doc = await this.read(orderId);
-    return doc && { summary: doc.summary, state: doc.state };
+    return doc && { summary: doc.summary, state: reviveState(doc.state) };
   }
 
   /** @throws CosmosStoreError when Cosmos DB fails, or when five rounds of races all lost without a newer version winning */

@@ -27,7 +27,8 @@ export interface CosmosStockOptions {
 }
 
 /**
- * Stock reservations on Cosmos DB (decision 10 of the brief: no state on the app's disk), safe with any
+ * Stock reservations on Cosmos DB (docs/adr/0010-state-on-azure-lives-in-azure-services.md: no state on the
+ * app's disk), safe with any
  * number of app instances.
  *
  * ## Documents

@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS checkpoints (consumer TEXT PRIMARY KEY, position TEXT
  * Embedded event store on SQLite (libsql, prebuilt binaries). The `streams` row is the per-order head;
  * append checks and moves it in the same IMMEDIATE transaction as it inserts the commit, and
  * UNIQUE(order_id, i) backs that up, so no caller can create a gap or an overlap. The AUTOINCREMENT
- * `position` is the global feed order the local change feed follows.
+ * `position` is the global feed order the local change feed follows. The same commit documents as on Cosmos DB
+ * (docs/adr/0001-one-event-model-two-stores.md); the guard is docs/adr/0003-optimistic-concurrency.md.
  */
 export class SqliteEventStore implements EventStore {
   private readonly appended: AppendListeners;

@@ -1,4 +1,5 @@
 import { OrderSummary } from '../../domain/orderView';
+import { reviveState } from '../../domain/state';
 import {
   decodeToken,
   encodeToken,
@@ -34,7 +35,7 @@ export class SqliteOrderReadModel implements OrderReadModel {
     const row = this.db
       .prepare('SELECT summary, state FROM order_read_model WHERE order_id = ?')
       .get(orderId) as { summary: string; state: string } | undefined;
-    return row && { summary: JSON.parse(row.summary), state: JSON.parse(row.state) };
+    return row && { summary: JSON.parse(row.summary), state: reviveState(JSON.parse(row.state)) };
   }
 
   async put(entry: ReadModelEntry): Promise<void> {

@@ -1,13 +1,16 @@
 import { app, FunctionInput, HttpHandler } from '@azure/functions';
-import { RouteSpec } from '../../http/routes';
+import { answersPreflight, RouteSpec } from '../../http/routes';
 
 /**
  * Registers an HTTP function for a route spec: its name, method and route template come from the spec
- * (src/http/routes.ts), the same one OpenAPI is generated from, so the two cannot differ.
+ * (src/http/routes.ts), the same one OpenAPI is generated from, so the two cannot differ. The first spec of
+ * each route template also takes `OPTIONS`, the CORS preflight `endpoint()` answers for every method of that
+ * template (one function per template and method, so no two functions claim the same request).
+ * `authLevel` stays anonymous: who may call is decided by App Service Authentication and the route's `auth`.
  */
 export function httpFunction(route: RouteSpec, handler: HttpHandler, extraInputs?: FunctionInput[]): void {
   app.http(route.name, {
-    methods: [route.method],
+    methods: answersPreflight(route) ? [route.method, 'OPTIONS'] : [route.method],
     route: route.route,
     authLevel: 'anonymous',
     ...(extraInputs ? { extraInputs } : {}),

@@ -1,6 +1,7 @@
 import { HttpRequest, HttpResponse, HttpResponseInit } from '@azure/functions';
-import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
-import { AddressInfo } from 'node:net';
+import { createServer, IncomingMessage, Server, ServerResponse, STATUS_CODES } from 'node:http';
+import { AddressInfo, Socket } from 'node:net';
+import { Duplex } from 'node:stream';
 import { maxBodyBytes } from '../shared/httpLimits';
 import { problem } from '../shared/problem';
 import { FunctionsCore, RegisteredFunction } from './functionsCore';
@@ -11,6 +12,182 @@ import { Router } from './router';
 const routePrefix = '/api';
 /** How long a draining server still answers (503) requests already on their way, in ms. */
 const drainGraceMs = 300;
+/**
+ * After an answer given before the request body was read, how much more of the body is read and
+ * discarded (bytes, ms) before the connection is closed anyway (see {@link endAfterBody}).
+ */
+const discardLimitBytes = 64 * 1024 * 1024;
+const discardTimeoutMs = 30_000;
+/** How long a connection answered at the socket level (parser error, CONNECT) may linger, in ms. */
+const rawLingerMs = 5_000;
+
+/** Status of the answer to a request Node's HTTP parser refused, by the error's `code`. */
+const parserErrorStatus: Record<string, number> = {
+  HPE_HEADER_OVERFLOW: 431,
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: 413,
+  ERR_HTTP_REQUEST_TIMEOUT: 408,
+  HPE_INVALID_METHOD: 501,
+};
+/** A method that is a token (RFC 9110 section 9.1) followed by a space, at the start of a request. */
+const tokenMethod = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ /;
+
+/** A problem-details answer with the standard reason phrase as its title (problem() knows only some). */
+function problemWithTitle(status: number, type: string, detail: string): HttpResponseInit {
+  return problem(status, type, detail, { title: STATUS_CODES[status] ?? 'Error' });
+}
+
+/**
+ * A complete HTTP/1.1 answer written straight to a socket that has no `ServerResponse` (a request the
+ * parser refused, a CONNECT), with `Connection: close`. The socket is half-closed after the answer and
+ * keeps reading (and discarding) what the client still sends, so closing it does not reset the
+ * connection before the client has read the answer; it is destroyed once the client closes its side,
+ * or after {@link rawLingerMs}. Without an answer, it only closes the connection that way.
+ */
+function answerOnSocket(socket: Duplex, answer?: HttpResponseInit): void {
+  const destroyWhenWritten = () => {
+    if (socket.writableFinished) socket.destroy();
+    else socket.once('finish', () => socket.destroy());
+  };
+  const timer = setTimeout(() => socket.destroy(), rawLingerMs);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+  socket.once('end', destroyWhenWritten);
+  socket.on('data', () => undefined);
+  socket.resume();
+  if (!answer) {
+    if (!socket.writableEnded) socket.end();
+    return;
+  }
+  const body = Buffer.from(JSON.stringify(answer.jsonBody));
+  const status = answer.status ?? 500;
+  const headers = {
+    ...(answer.headers as Record<string, string>),
+    'content-length': String(body.length),
+    date: new Date().toUTCString(),
+    connection: 'close',
+  };
+  const head =
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
+    Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('') +
+    '\r\n';
+  socket.end(Buffer.concat([Buffer.from(head, 'latin1'), body]));
+}
+
+/**
+ * Requests whose body the parser refused part-way (a malformed chunk): Node then neither ends nor
+ * errors the request stream, so the readers below are told through this signal instead.
+ */
+const bodyRefused = new WeakMap<IncomingMessage, AbortController>();
+const refusedSignal = (req: IncomingMessage): AbortSignal => {
+  let controller = bodyRefused.get(req);
+  if (!controller) bodyRefused.set(req, (controller = new AbortController()));
+  return controller.signal;
+};
+
+/** The parser refused the body of the request being read (the handler answers 400). */
+class BodyParseError extends Error {
+  constructor(readonly code: string) {
+    super(`the request body is not valid HTTP/1.1 (${code})`);
+  }
+}
+
+/**
+ * Node closes a `Connection: close` socket as soon as the answer is written. When the handler answered
+ * before the request body was read (413 on Content-Length, 404, 401, ...), the body still arriving is
+ * unread, and closing a socket with unread bytes makes the kernel reset the connection, which can reach
+ * the client before it has read the answer. So, for a request not yet complete, `res.end` writes the
+ * answer at once but ends the response only once the rest of the body has been read and discarded (up
+ * to {@link discardLimitBytes} or {@link discardTimeoutMs}; past them the connection closes anyway).
+ */
+function endAfterBody(req: IncomingMessage, res: ServerResponse): void {
+  const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+  (res as { end: (...args: unknown[]) => ServerResponse }).end = (...args: unknown[]) => {
+    if (req.complete) return end(...args);
+    const cb = typeof args[args.length - 1] === 'function' ? (args.pop() as () => void) : undefined;
+    const [chunk, encoding] = args as [string | Uint8Array | undefined, BufferEncoding | undefined];
+    if (chunk !== undefined && chunk !== null) {
+      if (!res.headersSent && !res.hasHeader('content-length'))
+        res.setHeader('content-length', Buffer.byteLength(chunk as string, encoding));
+      res.write(chunk, encoding ?? 'utf8');
+    }
+    void discardBody(req).then(() => end(cb));
+    return res;
+  };
+}
+
+/** Reads and discards the rest of a request body; resolves at its end, or past the bounds. */
+function discardBody(req: IncomingMessage): Promise<void> {
+  return new Promise((resolve) => {
+    const refused = refusedSignal(req);
+    if (req.readableEnded || req.destroyed || refused.aborted) return resolve();
+    let seen = 0;
+    const done = () => {
+      clearTimeout(timer);
+      refused.removeEventListener('abort', done);
+      req.off('data', onData);
+      req.off('end', done);
+      req.off('close', done);
+      req.off('error', done);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > discardLimitBytes) done();
+    };
+    const timer = setTimeout(done, discardTimeoutMs);
+    refused.addEventListener('abort', done);
+    req.on('data', onData);
+    req.once('end', done);
+    req.once('close', done);
+    req.once('error', done);
+    req.resume();
+  });
+}
+
+/**
+ * Reads the body up to `limit` bytes; `undefined` as soon as it is larger (the rest is left for
+ * {@link endAfterBody} to discard after the answer).
+ */
+function readAtMost(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const refused = refusedSignal(req);
+    const onRefused = () => {
+      cleanup();
+      reject(refused.reason);
+    };
+    if (refused.aborted) return onRefused();
+    refused.addEventListener('abort', onRefused);
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) chunks.push(chunk);
+      else {
+        cleanup();
+        resolve(undefined);
+      }
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    const cleanup = () => {
+      refused.removeEventListener('abort', onRefused);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
+}
 
 /**
  * A handler for paths outside `/api` that the local host itself serves (the local Event Grid topic, the
@@ -80,9 +257,111 @@ export class LocalHttpServer {
   private readonly mounts: { prefix: string; handler: MountedHandler }[] = [];
   private serving = false;
 
+  /** Every method some function allows, for the `Allow` header of the answer to CONNECT. */
+  private readonly allMethods = new Set<string>();
+  /** Sockets already answered after a parser error (the parser reports each later chunk again). */
+  private readonly answeredSockets = new WeakSet<Duplex>();
+  /** The request each connection is reading or answering, the latest one when pipelined. */
+  private readonly current = new WeakMap<Duplex, { req: IncomingMessage; res: ServerResponse }>();
+
   constructor(private readonly logger: Logger) {
-    this.server = createServer((req, res) => void this.handle(req, res));
+    // Node's own answers to a missing Host header, a parser error, an unmet Expect and CONNECT have no
+    // body (or none at all): each is answered here instead, as problem details.
+    this.server = createServer({ requireHostHeader: false }, (req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 5_000;
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) =>
+      this.onClientError(err, socket),
+    );
+    this.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+      this.current.set(req.socket, { req, res });
+      endAfterBody(req, res);
+      const expect = String(req.headers.expect);
+      this.logger.info('http', `${req.method} ${this.loggableTarget(req)} 417 (Expect: ${expect})`);
+      void send(res, problemWithTitle(417, 'expectation-failed', `only "Expect: 100-continue" is supported`));
+    });
+    this.server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+      this.logger.info('http', `CONNECT 405`);
+      const answer = problem(405, 'method-not-allowed', 'CONNECT is not allowed: this is not a proxy');
+      answerOnSocket(socket, {
+        ...answer,
+        headers: { ...(answer.headers as Record<string, string>), allow: this.allowList() },
+      });
+    });
+  }
+
+  private allowList(): string {
+    return [...(this.allMethods.size ? this.allMethods : ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'])].join(
+      ', ',
+    );
+  }
+
+  private loggableTarget(req: IncomingMessage): string {
+    try {
+      return loggable(new URL(req.url ?? '/', 'http://localhost'));
+    } catch {
+      return '(invalid target)';
+    }
+  }
+
+  /**
+   * A request Node's HTTP parser refused (bad bytes in the request line or a header, a header section
+   * over `maxHeaderSize`, an unknown or lowercase method, a timeout): answered as problem details with
+   * `Connection: close` while the socket is writable, after the response in flight on it if any.
+   */
+  private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    if (this.answeredSockets.has(socket)) return;
+    this.answeredSockets.add(socket);
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const raw = (err as { rawPacket?: Buffer }).rawPacket;
+    let status = parserErrorStatus[err.code ?? ''] ?? 400;
+    // A lowercase or unknown method is 501 (RFC 9110 section 15.6.2); bytes that are no method are 400.
+    if (status === 501 && !(raw && tokenMethod.test(raw.subarray(0, 64).toString('latin1')))) status = 400;
+    const answer =
+      status === 431
+        ? problemWithTitle(431, 'header-too-large', 'the request header section is too large')
+        : status === 413
+          ? problemWithTitle(413, 'body-too-large', 'a chunk extension of the request body is too large')
+          : status === 408
+            ? problemWithTitle(408, 'request-timeout', 'the request did not arrive in time')
+            : status === 501
+              ? problemWithTitle(
+                  501,
+                  'method-not-implemented',
+                  'the request method is not one this server knows (methods are case-sensitive)',
+                )
+              : problemWithTitle(
+                  400,
+                  'bad-request',
+                  `the request is not valid HTTP/1.1 (${err.code ?? 'parse error'})`,
+                );
+    // The error is in the body of the request being handled: its handler answers 400 (or has answered
+    // already), then the connection closes, since the parser cannot find where the next request starts.
+    const current = this.current.get(socket);
+    if (current && !current.req.complete && !current.res.writableFinished) {
+      this.logger.info('http', `parser error ${err.code ?? err.message} in a request body`);
+      if (!current.res.headersSent) current.res.shouldKeepAlive = false;
+      current.res.once('finish', () => answerOnSocket(socket));
+      current.res.once('close', () => {
+        if (!current.res.writableFinished) socket.destroy();
+      });
+      refusedSignal(current.req);
+      bodyRefused.get(current.req)!.abort(new BodyParseError(err.code ?? 'parse error'));
+      return;
+    }
+    this.logger.info('http', `parser error ${err.code ?? err.message}: ${status}`);
+    // A response already on its way on this connection goes first; the answer follows it.
+    const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (pending && !pending.writableFinished) {
+      pending.once('finish', () => (socket.writable ? answerOnSocket(socket, answer) : socket.destroy()));
+      pending.once('close', () => {
+        if (!pending.writableFinished) socket.destroy();
+      });
+      return;
+    }
+    answerOnSocket(socket, answer);
   }
 
   /**
@@ -94,6 +373,7 @@ export class LocalHttpServer {
       const methods = (
         (fn.trigger.methods as string[] | undefined) ?? ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']
       ).map((m) => m.toUpperCase());
+      methods.forEach((m) => this.allMethods.add(m));
       this.router.add({
         template: (fn.trigger.route as string | undefined) ?? fn.metadata.name,
         methods,
@@ -136,6 +416,8 @@ export class LocalHttpServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.current.set(req.socket, { req, res });
+    endAfterBody(req, res);
     if (this.draining) {
       req.resume();
       res.shouldKeepAlive = false;
@@ -145,12 +427,15 @@ export class LocalHttpServer {
     }
     const started = process.hrtime.bigint();
     const url = this.urlOf(req);
-    if (!url) {
+    if (!url || (req.httpVersion === '1.1' && req.headers.host === undefined)) {
       req.resume();
-      await send(
+      const status = await send(
         res,
-        problem(400, 'bad-request-target', 'the request target or Host header is not a valid URL'),
+        url
+          ? problem(400, 'bad-request-target', 'an HTTP/1.1 request must have a Host header')
+          : problem(400, 'bad-request-target', 'the request target or Host header is not a valid URL'),
       );
+      this.logger.info('http', `${req.method} ${this.loggableTarget(req)} ${status}`);
       return;
     }
     this.inFlight++;
@@ -159,7 +444,9 @@ export class LocalHttpServer {
       if (this.draining) res.shouldKeepAlive = false;
       status = await this.dispatch(req, res, url);
     } catch (err) {
-      this.logger.error('http', 'request failed', err);
+      if (err instanceof BodyParseError) {
+        if (!res.headersSent) status = await send(res, problem(400, 'bad-request', err.message));
+      } else this.logger.error('http', 'request failed', err);
       if (!res.headersSent)
         status = await send(res, problem(500, 'internal', 'the request failed; it has been logged'));
     } finally {
@@ -217,9 +504,12 @@ export class LocalHttpServer {
       }
       return send(res, problem(404, 'no-route', `no function serves ${url.pathname}`));
     }
-    const body = await readBody(req, maxBodyBytes);
-    if (body === undefined)
-      return send(res, problem(413, 'body-too-large', `the request body is over ${maxBodyBytes} bytes`));
+    const tooLarge = () =>
+      send(res, problem(413, 'body-too-large', `the request body is over ${maxBodyBytes} bytes`));
+    // Refused on its Content-Length before reading it; endAfterBody discards the body after the answer.
+    if (Number(req.headers['content-length'] ?? 0) > maxBodyBytes) return tooLarge();
+    const body = await readAtMost(req, maxBodyBytes);
+    if (body === undefined) return tooLarge();
     const request = new HttpRequest({
       method,
       url: url.toString(),

@@ -5,6 +5,11 @@ export interface Delivery {
   deliveryId: number;
   subscription: string;
   eventId: string;
+  /**
+   * What the topic keeps in order for each subscription: the event's `subject` (`orders/{orderId}`), so one
+   * order's events; `null` (no subject) for an event that is ordered with nothing.
+   */
+  orderingKey: string | null;
   event: string;
   /** Attempts made so far. */
   attempts: number;
@@ -25,22 +30,39 @@ CREATE TABLE IF NOT EXISTS eventgrid_deliveries (
 );
 CREATE INDEX IF NOT EXISTS eventgrid_deliveries_due ON eventgrid_deliveries (due_at);
 `;
+/** Added after the first release: a queue written before it gets the column, filled from the events. */
+const orderingSchema = `
+ALTER TABLE eventgrid_deliveries ADD COLUMN ordering_key TEXT;
+UPDATE eventgrid_deliveries SET ordering_key = json_extract(event, '$.subject');
+`;
+const orderingIndex = `
+CREATE INDEX IF NOT EXISTS eventgrid_deliveries_order
+  ON eventgrid_deliveries (subscription, ordering_key, delivery_id);
+`;
 
 /**
  * The local topic's durable delivery queue: accepting a publish inserts one row per matching
  * subscription in one transaction before the topic answers 200, so an accepted event survives a crash
  * and is delivered after a restart, as Event Grid's durable delivery promises.
+ *
+ * Order: for one subscription, a first attempt is due only once every delivery of the same ordering key
+ * (subject) accepted before it has been delivered, dead-lettered or has failed an attempt. So one order's
+ * events reach a subscriber one at a time in the order they were published, unless a retry intervenes: a
+ * delivery waiting for its retry is overtaken by the later ones, as Event Grid does not keep order.
  */
 export class DeliveryQueue {
   private readonly insert;
 
   constructor(private readonly db: SqliteDatabase) {
     db.exec(schema);
+    const columns = db.prepare('PRAGMA table_info(eventgrid_deliveries)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'ordering_key')) db.exec(orderingSchema);
+    db.exec(orderingIndex);
     const stmt = db.prepare(
-      'INSERT INTO eventgrid_deliveries (subscription, event_id, event, due_at, expires_at) VALUES (?, ?, ?, ?, ?)',
+      'INSERT INTO eventgrid_deliveries (subscription, event_id, ordering_key, event, due_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
     );
     this.insert = db.transaction((rows: Omit<Delivery, 'deliveryId' | 'attempts'>[]) => {
-      for (const r of rows) stmt.run(r.subscription, r.eventId, r.event, r.dueAt, r.expiresAt);
+      for (const r of rows) stmt.run(r.subscription, r.eventId, r.orderingKey, r.event, r.dueAt, r.expiresAt);
     });
   }
 
@@ -48,14 +70,25 @@ export class DeliveryQueue {
     if (rows.length) this.insert(rows);
   }
 
-  /** Due deliveries in due order, leaving out those in `exclude` and those of `busy` subscriptions. */
+  /**
+   * Due deliveries in due order, leaving out those in `exclude` and those of `busy` subscriptions, and
+   * those that must wait for an earlier delivery of their ordering key to the same subscription: one
+   * accepted before them that is in flight or not yet attempted (`attempts = 0`). Deliveries in `exclude`
+   * (in flight) still hold up the later ones, since their rows are still in the queue.
+   */
   due(now: number, limit: number, exclude: Set<number>, busy: string[] = []): Delivery[] {
-    const notBusy = busy.length ? `AND subscription NOT IN (${busy.map(() => '?').join(', ')})` : '';
+    const notBusy = busy.length ? `AND d.subscription NOT IN (${busy.map(() => '?').join(', ')})` : '';
     const rows = this.db
       .prepare(
-        `SELECT delivery_id AS deliveryId, subscription, event_id AS eventId, event, attempts, due_at AS dueAt,
-                expires_at AS expiresAt
-         FROM eventgrid_deliveries WHERE due_at <= ? ${notBusy} ORDER BY due_at, delivery_id LIMIT ?`,
+        `SELECT d.delivery_id AS deliveryId, d.subscription, d.event_id AS eventId, d.ordering_key AS orderingKey,
+                d.event, d.attempts, d.due_at AS dueAt, d.expires_at AS expiresAt
+         FROM eventgrid_deliveries d
+         WHERE d.due_at <= ? ${notBusy}
+           AND NOT EXISTS (
+             SELECT 1 FROM eventgrid_deliveries e
+             WHERE e.subscription = d.subscription AND e.ordering_key = d.ordering_key
+               AND e.delivery_id < d.delivery_id AND e.attempts = 0)
+         ORDER BY d.due_at, d.delivery_id LIMIT ?`,
       )
       .all(now, ...busy, limit + exclude.size) as Delivery[];
     return rows.filter((r) => !exclude.has(r.deliveryId)).slice(0, limit);

@@ -235,6 +235,7 @@ export class LocalEventGridTopic {
         .map((t) => ({
           subscription: t.name,
           eventId: event.id,
+          orderingKey: typeof event.subject === 'string' ? event.subject : null,
           event: JSON.stringify(event),
           dueAt: now,
           expiresAt: now + t.ttlMinutes * 60_000 * this.options.retryScale,
@@ -261,7 +262,11 @@ export class LocalEventGridTopic {
         const full = [...busy].filter(([, n]) => n >= maxConcurrentPerSubscription).map(([sub]) => sub);
         for (const d of this.queue.due(Date.now(), free, new Set(this.inFlight.keys()), full)) {
           const held = busy.get(d.subscription) ?? 0;
-          if (held >= maxConcurrentPerSubscription) continue;
+          if (held >= maxConcurrentPerSubscription) {
+            // That subscription is full now: look again without it, so the others' deliveries start too.
+            this.pumpAgain = true;
+            continue;
+          }
           busy.set(d.subscription, held + 1);
           this.inFlightBySubscription.set(d.deliveryId, d.subscription);
           const run = this.attempt(d).finally(() => {

@@ -17,18 +17,19 @@ const keys = new Map<string, Uint8Array>();
  * @throws InvalidDevTokenError when the token is not valid
  */
 export async function verifyDevelopmentToken(dataDir: string, token: string): Promise<DevTokenClaims> {
-  const dir = resolve(dataDir);
-  let key = keys.get(dir);
-  if (!key) {
-    key = devSignInKey(dir);
-    keys.set(dir, key);
-  }
-  return verifyDevToken(key, token);
+  return verifyDevToken(keyOf(resolve(dataDir)), token);
 }
 
 /** Creates the key of `dataDir` if it is missing; returns where it is. */
 export function ensureDevSignInKey(dataDir: string): string {
   const dir = resolve(dataDir);
-  if (!keys.has(dir)) keys.set(dir, devSignInKey(dir));
+  keyOf(dir);
   return resolve(dir, devSignInKeyFile);
+}
+
+/** The key of a data folder, read (or created) once per process. */
+function keyOf(dir: string): Uint8Array {
+  let key = keys.get(dir);
+  if (!key) keys.set(dir, (key = devSignInKey(dir)));
+  return key;
 }

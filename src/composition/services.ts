@@ -5,7 +5,6 @@ import { OrderService } from '../app/orderService';
 import { publicBaseUrl, readSettings, Settings, SettingsError } from '../config/settings';
 import { azureCredential } from '../config/connections';
 
-export { azureCredential };
 import { CloudEventPublisher } from '../ports/cloudEvents';
 import { NotificationStore, StockDemandStore } from '../ports/consumers';
 import { DeadLetterStore } from '../ports/deadLetters';

@@ -305,11 +305,12 @@ export function endpoint<P extends z.ZodType, Q extends z.ZodType, B extends z.Z
     if (errors.length) return validationProblem(errors);
 
     // A customer reaches only their own orders; another's answers as one that does not exist, so ids of
-    // other customers' orders cannot be probed. The customerId of an order never changes once created.
+    // other customers' orders cannot be probed. The customerId of an order is set by its first event and
+    // never changes, so that one event is all this check reads.
     const orderId = (params as { orderId?: unknown } | undefined)?.orderId;
     if (access.kind === 'customer' && typeof orderId === 'string') {
       try {
-        const { state } = await services.orders.load(orderId);
+        const { state } = await services.orders.load(orderId, { toVersion: 1 });
         if (!state.exists || state.customerId !== access.customerId)
           return errorToProblem(new DomainError('not-found', 'order does not exist'), context);
       } catch (err) {

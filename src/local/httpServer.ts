@@ -31,11 +31,6 @@ const parserErrorStatus: Record<string, number> = {
 /** A method that is a token (RFC 9110 section 9.1) followed by a space, at the start of a request. */
 const tokenMethod = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ /;
 
-/** A problem-details answer with the standard reason phrase as its title (problem() knows only some). */
-function problemWithTitle(status: number, type: string, detail: string): HttpResponseInit {
-  return problem(status, type, detail, { title: STATUS_CODES[status] ?? 'Error' });
-}
-
 /**
  * A complete HTTP/1.1 answer written straight to a socket that has no `ServerResponse` (a request the
  * parser refused, a CONNECT), with `Connection: close`. The socket is half-closed after the answer and
@@ -277,7 +272,7 @@ export class LocalHttpServer {
       endAfterBody(req, res);
       const expect = String(req.headers.expect);
       this.logger.info('http', `${req.method} ${this.loggableTarget(req)} 417 (Expect: ${expect})`);
-      void send(res, problemWithTitle(417, 'expectation-failed', `only "Expect: 100-continue" is supported`));
+      void send(res, problem(417, 'expectation-failed', `only "Expect: 100-continue" is supported`));
     });
     this.server.on('connect', (req: IncomingMessage, socket: Duplex) => {
       this.logger.info('http', `CONNECT 405`);
@@ -321,18 +316,18 @@ export class LocalHttpServer {
     if (status === 501 && !(raw && tokenMethod.test(raw.subarray(0, 64).toString('latin1')))) status = 400;
     const answer =
       status === 431
-        ? problemWithTitle(431, 'header-too-large', 'the request header section is too large')
+        ? problem(431, 'header-too-large', 'the request header section is too large')
         : status === 413
-          ? problemWithTitle(413, 'body-too-large', 'a chunk extension of the request body is too large')
+          ? problem(413, 'body-too-large', 'a chunk extension of the request body is too large')
           : status === 408
-            ? problemWithTitle(408, 'request-timeout', 'the request did not arrive in time')
+            ? problem(408, 'request-timeout', 'the request did not arrive in time')
             : status === 501
-              ? problemWithTitle(
+              ? problem(
                   501,
                   'method-not-implemented',
                   'the request method is not one this server knows (methods are case-sensitive)',
                 )
-              : problemWithTitle(
+              : problem(
                   400,
                   'bad-request',
                   `the request is not valid HTTP/1.1 (${err.code ?? 'parse error'})`,

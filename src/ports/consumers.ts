@@ -26,6 +26,12 @@ export interface StockDemand {
   overDemand: boolean;
 }
 
+/** The demand of a product from its counters; `available` null or undefined means no known stock level. */
+export function stockDemandOf(productId: string, demanded: number, available?: number | null): StockDemand {
+  const known = available ?? undefined;
+  return { productId, demanded, available: known, overDemand: known !== undefined && demanded > known };
+}
+
 export interface StockDemandStore {
   addDemand(ref: EventRef, productId: string, quantity: number): Promise<GuardOutcome>;
   /** Sets the available stock of products (from the `STOCK_LEVELS` setting or an import). */

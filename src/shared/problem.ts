@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import { HttpResponseInit } from '@azure/functions';
 
 /** One invalid input: `field` is where it came from (`body.quantity`, `query.limit`, `header.If-Match`). */
@@ -21,6 +22,7 @@ export interface ProblemDetails {
 
 export const problemContentType = 'application/problem+json';
 
+/** RFC 9110 reason phrases where Node's older names differ (413, 422); any other status takes Node's. */
 const titles: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
@@ -45,7 +47,7 @@ export function problem(
 ): HttpResponseInit {
   const body: ProblemDetails = {
     type: `/problems/${type}`,
-    title: titles[status] ?? 'Error',
+    title: titles[status] ?? STATUS_CODES[status] ?? 'Error',
     status,
     detail,
     ...extra,

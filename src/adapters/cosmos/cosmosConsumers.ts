@@ -6,6 +6,7 @@ import {
   GuardOutcome,
   NotificationStore,
   StockDemand,
+  stockDemandOf,
   StockDemandStore,
 } from '../../ports/consumers';
 import { chargeOf, CosmosStoreError, explain, RequestChargeListener, statusOf } from './connection';
@@ -111,13 +112,7 @@ export class CosmosConsumerStores implements StockDemandStore, NotificationStore
   async get(productId: string): Promise<StockDemand | undefined> {
     const doc = await this.readDoc<DemandDocument>(this.stockDemand, 'stockDemand', demandId, productId);
     if (!doc) return undefined;
-    const available = doc.available ?? undefined;
-    return {
-      productId,
-      demanded: doc.demanded,
-      available,
-      overDemand: available !== undefined && doc.demanded > available,
-    };
+    return stockDemandOf(productId, doc.demanded, doc.available);
   }
 
   /**

@@ -4,6 +4,7 @@ import {
   GuardOutcome,
   NotificationStore,
   StockDemand,
+  stockDemandOf,
   StockDemandStore,
 } from '../../ports/consumers';
 import { SqliteDatabase } from './database';
@@ -74,13 +75,7 @@ export class SqliteConsumerStores implements StockDemandStore, NotificationStore
       .prepare('SELECT demanded, available FROM stock_demand WHERE product_id = ?')
       .get(productId) as { demanded: number; available: number | null } | undefined;
     if (!row) return undefined;
-    const available = row.available ?? undefined;
-    return {
-      productId,
-      demanded: row.demanded,
-      available,
-      overDemand: available !== undefined && row.demanded > available,
-    };
+    return stockDemandOf(productId, row.demanded, row.available);
   }
 
   async record(ref: EventRef, notification: CustomerNotification): Promise<GuardOutcome> {

@@ -164,9 +164,13 @@ function metadataOf(
   return metadata;
 }
 
-/** Query parameters, refusing one given twice (the API never takes lists in the query); empty ones are unset. */
+/**
+ * Query parameters, refusing one given twice (the API never takes lists in the query); empty ones are unset.
+ * A null-prototype record: a parameter's name is the caller's, so `__proto__` or `constructor` must be an
+ * ordinary key (refused by the route's strict query schema like any unknown name), never a prototype.
+ */
 function queryOf(request: HttpRequest, errors: FieldError[]): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = Object.create(null) as Record<string, string>;
   for (const [name, value] of new URL(request.url).searchParams) {
     // `code` is the Azure Functions access key; the Functions host consumes it, not the operation.
     if (name === 'code') continue;

@@ -190,7 +190,6 @@ function readAtMost(req: IncomingMessage, limit: number): Promise<Buffer | undef
  */
 export type MountedHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<number>;
 
-/** Reads the body up to `limit` bytes; `undefined` when it is larger (the rest is drained). */
 /**
  * The request URL as the log shows it: keys never appear (the `code` query parameter of Azure Functions
  * and of the durable webhooks, the `rpc/{key}/` path prefix of the durable client's base URL).
@@ -203,6 +202,7 @@ export function loggable(url: URL): string {
   return path + (search ? `?${search}` : '');
 }
 
+/** Reads the body up to `limit` bytes; `undefined` when it is larger (the rest is drained). */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -218,10 +218,20 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 
   });
 }
 
+/**
+ * The request's headers for `HttpRequest`, in a null-prototype record: header names are the client's, so a
+ * header named `__proto__` or `constructor` is an ordinary entry, never a prototype. Node's `req.headers` is a
+ * plain object (it drops a `__proto__` header), so the names come from `req.headersDistinct` (null-prototype);
+ * each value is Node's own combination of a repeated header (first one kept for `authorization`,
+ * `content-type`, ...; joined with `, ` otherwise), and the distinct values joined for a name it dropped.
+ */
 function toHeaders(req: IncomingMessage): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers))
-    if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  const out = Object.create(null) as Record<string, string>;
+  for (const name of Object.keys(req.headersDistinct)) {
+    const combined = Object.prototype.hasOwnProperty.call(req.headers, name) ? req.headers[name] : undefined;
+    const value = combined ?? req.headersDistinct[name];
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
   return out;
 }
 
@@ -231,7 +241,7 @@ export async function send(
 ): Promise<number> {
   const response = result instanceof HttpResponse ? result : new HttpResponse(result ?? { status: 204 });
   const body = Buffer.from(await response.arrayBuffer());
-  const headers: Record<string, string> = {};
+  const headers = Object.create(null) as Record<string, string>;
   response.headers.forEach((value, key) => (headers[key] = value));
   res.writeHead(response.status, headers);
   res.end(body);
@@ -509,7 +519,8 @@ export class LocalHttpServer {
       method,
       url: url.toString(),
       headers: toHeaders(req),
-      query: Object.fromEntries(url.searchParams.entries()),
+      // No `query`: HttpRequest then takes `request.query` (URLSearchParams) from the URL itself, every
+      // parameter as given, repeats included, instead of a plain object keyed by the client's names.
       params: match.params,
       body: { bytes: body },
     });

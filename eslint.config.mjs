@@ -10,6 +10,7 @@ const folders = [
   'ports',
   'adapters',
   'app',
+  'analytics',
   'config',
   'shared',
   'acceptance',
@@ -18,6 +19,7 @@ const folders = [
   'handlers',
   'functions',
   'local',
+  'telemetry',
   'import',
   'bench',
   'cli',
@@ -29,23 +31,43 @@ const allowed = {
   config: [],
   ports: ['domain'],
   adapters: ['domain', 'ports'],
-  app: ['domain', 'ports'],
+  app: ['domain', 'ports', 'shared', 'analytics'],
+  analytics: ['domain', 'ports', 'shared'],
   acceptance: ['domain', 'ports', 'app', 'shared', 'http', 'composition'],
-  http: ['domain', 'ports', 'app', 'shared', 'config', 'composition', 'acceptance'],
-  composition: ['domain', 'ports', 'adapters', 'app', 'config', 'acceptance'],
-  handlers: ['domain', 'ports', 'app', 'shared', 'http', 'composition', 'acceptance'],
+  http: ['domain', 'ports', 'app', 'analytics', 'shared', 'config', 'composition', 'acceptance'],
+  composition: ['domain', 'ports', 'adapters', 'app', 'analytics', 'config', 'acceptance'],
+  handlers: ['domain', 'ports', 'app', 'analytics', 'shared', 'http', 'composition', 'acceptance'],
   functions: ['http', 'handlers', 'acceptance', 'composition', 'config', 'adapters'],
-  local: ['domain', 'ports', 'adapters', 'config', 'shared'],
-  import: ['domain', 'ports', 'adapters', 'app', 'config', 'composition'],
-  bench: ['domain', 'ports', 'adapters', 'app', 'config', 'composition', 'import'],
-  cli: ['domain', 'ports', 'adapters', 'app', 'config', 'composition'],
+  local: ['domain', 'ports', 'adapters', 'config', 'shared', 'telemetry'],
+  telemetry: ['config', 'shared'],
+  import: ['domain', 'ports', 'adapters', 'app', 'analytics', 'config', 'composition', 'shared'],
+  bench: ['domain', 'ports', 'adapters', 'app', 'analytics', 'config', 'composition', 'import'],
+  cli: ['domain', 'ports', 'adapters', 'app', 'analytics', 'config', 'composition', 'shared'],
 };
+/**
+ * The OpenTelemetry SDK, its exporters and instrumentations: only src/telemetry sets them up
+ * (docs/observability.md); every other folder uses `@opentelemetry/api` alone (a group of patterns, the `!` one
+ * allowing the API). The domain knows nothing of telemetry at all.
+ */
+const telemetrySdk = [
+  '@opentelemetry/*',
+  '!@opentelemetry/api',
+  '@azure/monitor-opentelemetry*',
+  '@azure/functions-opentelemetry-instrumentation',
+];
 /** Packages a folder must not use: the domain and the ports know nothing of Azure or of a database. */
 const forbiddenPackages = {
-  domain: ['@azure/*', 'durable-functions', 'libsql'],
-  ports: ['@azure/*', 'durable-functions', 'libsql'],
-  app: ['@azure/*', 'durable-functions', 'libsql'],
-  config: ['@azure/functions', 'durable-functions', 'libsql', '@azure/cosmos'],
+  domain: ['@azure/*', 'durable-functions', 'libsql', '@opentelemetry/*'],
+  ports: ['@azure/*', 'durable-functions', 'libsql', '@opentelemetry/*'],
+  app: ['@azure/*', 'durable-functions', 'libsql', telemetrySdk],
+  analytics: ['@azure/*', 'durable-functions', 'libsql', '@duckdb/*', telemetrySdk],
+  config: ['@azure/functions', 'durable-functions', 'libsql', '@azure/cosmos', telemetrySdk],
+  ...Object.fromEntries(
+    ['shared', 'adapters', 'composition', 'acceptance', 'http', 'handlers', 'functions', 'local'].map((f) => [
+      f,
+      [telemetrySdk],
+    ]),
+  ),
 };
 
 const layerRules = folders.map((folder) => ({
@@ -58,12 +80,16 @@ const layerRules = folders.map((folder) => ({
           ...folders
             .filter((other) => other !== folder && !allowed[folder].includes(other))
             .map((other) => ({
-              group: [`../**/${other}`, `../**/${other}/**`],
+              // A module inside the folder, or the folder itself; not a file that shares the folder's name
+              // elsewhere (src/functions may import src/handlers/analytics.ts, not src/analytics/).
+              group: [`../**/${other}/**`, `../${other}`, `../../${other}`, `../../../${other}`],
               message: `src/${folder} must not import src/${other} (see docs/adr/0009-layers.md)`,
             })),
           ...(forbiddenPackages[folder] ?? []).map((pkg) => ({
-            group: [pkg],
-            message: `src/${folder} knows nothing of ${pkg} (see docs/adr/0009-layers.md)`,
+            group: Array.isArray(pkg) ? pkg : [pkg],
+            message: Array.isArray(pkg)
+              ? `src/${folder} uses @opentelemetry/api only; the SDK is set up in src/telemetry (see docs/adr/0009-layers.md)`
+              : `src/${folder} knows nothing of ${pkg} (see docs/adr/0009-layers.md)`,
           })),
         ],
       },

@@ -1,13 +1,21 @@
+// Telemetry first, before the rest of the app loads (src/telemetry/start.ts, docs/observability.md).
+import { startTelemetryFromEnvironment, stopTelemetry } from './telemetry/start';
+startTelemetryFromEnvironment();
+
 import { app } from '@azure/functions';
 import { ensureDevSignInKey } from './composition/devSignIn';
 import { closeServices } from './composition/services';
 import { authModeOf, readSettings } from './config/settings';
 
 /*
- * App-level setup, loaded by the Functions host before the function files (package.json `main`):
- * the services are built on first use (src/composition/services.ts) and closed when the worker stops.
+ * App-level setup, loaded by the Functions host with the function files (package.json `main`): telemetry
+ * starts above; the services are built on first use (src/composition/services.ts); when the worker stops, the
+ * services are closed and the telemetry still buffered is exported.
  */
-app.hook.appTerminate(() => closeServices());
+app.hook.appTerminate(async () => {
+  await closeServices();
+  await stopTelemetry();
+});
 
 /*
  * With the development sign-in (local only: settings refuse it on Azure), make sure the data folder has its

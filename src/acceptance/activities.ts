@@ -17,7 +17,9 @@ import {
   reservationIdOf,
   stockReleaseActor,
   Validation,
+  acceptanceActivities,
 } from './contract';
+import { activitySpan } from './telemetry';
 
 /**
  * The work of the order-acceptance activities. The orchestrator (./orchestrator.ts) only sequences these
@@ -48,7 +50,7 @@ const metadataOf = (input: ActivityBase): EventMetadata => ({
  * (threshold, timeout, retries), so the orchestrator reads no setting itself.
  * @throws whatever loading the order throws (the store is unavailable, an event of a newer schema)
  */
-export async function validateOrder(deps: AcceptanceDeps, input: ActivityBase): Promise<Validation> {
+async function validate(deps: AcceptanceDeps, input: ActivityBase): Promise<Validation> {
   const { state, events } = await deps.orders.load(input.orderId);
   const fail = (reason: string, skip = false): Validation => ({
     ok: false,
@@ -117,7 +119,7 @@ export async function validateOrder(deps: AcceptanceDeps, input: ActivityBase): 
  * @throws DomainError when the order left `submitted` meanwhile (the reservation is released first, unless
  *   the order's stream records it: then it is released with a StockReleased, like every recorded one)
  */
-export async function reserveStock(
+async function reserve(
   deps: AcceptanceDeps,
   input: ActivityBase & AcceptanceLine,
 ): Promise<{ productId: string; quantity: number; reservationId: string }> {
@@ -171,7 +173,7 @@ async function releaseReservation(
 }
 
 /** Activity `releaseStock` (compensation): returns the units and records StockReleased; a repeat changes nothing. */
-export async function releaseStock(
+async function release(
   deps: AcceptanceDeps,
   input: ActivityBase & { productId: string },
 ): Promise<{ productId: string; released: boolean }> {
@@ -212,7 +214,7 @@ export async function releaseCancelledOrder(
 }
 
 /** Activity `accept`: records OrderAccepted; `ok: false` when the order left `submitted` meanwhile (cancelled). */
-export async function acceptOrder(
+async function accept(
   deps: AcceptanceDeps,
   input: ActivityBase & { approvedBy?: string },
 ): Promise<{ ok: boolean; status: OrderStatus }> {
@@ -234,7 +236,7 @@ export async function acceptOrder(
  * product, also when the activity runs again), then OrderRejected with the reason. `ok: false` when the
  * order left `submitted` meanwhile.
  */
-export async function rejectOrder(
+async function reject(
   deps: AcceptanceDeps,
   input: ActivityBase & { reason: string; failures?: ReservationFailure[] },
 ): Promise<{ ok: boolean; status: OrderStatus }> {
@@ -265,3 +267,40 @@ export async function rejectOrder(
     return { ok: false, status: (await deps.orders.load(input.orderId)).state.status };
   }
 }
+
+/*
+ * The activities as registered (src/functions/orderAcceptance.ts): each run in its own span, a child of the
+ * acceptance's trace (src/acceptance/telemetry.ts), with the same contract as the function it wraps above.
+ */
+
+/** Activity `validate` (see `validate`). */
+export const validateOrder = (deps: AcceptanceDeps, input: ActivityBase): Promise<Validation> =>
+  activitySpan(acceptanceActivities.validate, input, () => validate(deps, input));
+
+/** Activity `reserveStock` (see `reserve`). */
+export const reserveStock = (
+  deps: AcceptanceDeps,
+  input: ActivityBase & AcceptanceLine,
+): Promise<{ productId: string; quantity: number; reservationId: string }> =>
+  activitySpan(acceptanceActivities.reserveStock, input, () => reserve(deps, input));
+
+/** Activity `releaseStock` (see `release`). */
+export const releaseStock = (
+  deps: AcceptanceDeps,
+  input: ActivityBase & { productId: string },
+): Promise<{ productId: string; released: boolean }> =>
+  activitySpan(acceptanceActivities.releaseStock, input, () => release(deps, input));
+
+/** Activity `accept` (see `accept`). */
+export const acceptOrder = (
+  deps: AcceptanceDeps,
+  input: ActivityBase & { approvedBy?: string },
+): Promise<{ ok: boolean; status: OrderStatus }> =>
+  activitySpan(acceptanceActivities.accept, input, () => accept(deps, input));
+
+/** Activity `reject` (see `reject`). */
+export const rejectOrder = (
+  deps: AcceptanceDeps,
+  input: ActivityBase & { reason: string; failures?: ReservationFailure[] },
+): Promise<{ ok: boolean; status: OrderStatus }> =>
+  activitySpan(acceptanceActivities.reject, input, () => reject(deps, input));

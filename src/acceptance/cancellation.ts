@@ -3,6 +3,7 @@ import * as df from 'durable-functions';
 import { DurableClient } from 'durable-functions';
 import { AcceptanceDeps, releaseCancelledOrder } from './activities';
 import { acceptanceInstanceId, CancellationNotice, orderCancelledEvent } from './contract';
+import { processChangeFeedBatch } from '../app/changeFeedBatch';
 import { FeedDocument } from '../app/projection';
 import { StoredEventRecord } from '../ports/eventStore';
 import { acceptanceDeps } from '../composition/services';
@@ -81,13 +82,15 @@ export async function releaseCancelledOrders(
  * the feed from the beginning, which also releases the stock of orders cancelled before it existed.
  */
 export const stockRelease = async (documents: unknown[], context: InvocationContext) => {
-  const { told, released } = await releaseCancelledOrders(
-    df.getClient(context),
-    acceptanceDeps(),
-    documents as FeedDocument[],
-  );
-  if (told.length) context.info(`acceptance told of the cancellation: ${told.join(', ')}`);
-  for (const [orderId, products] of released) {
-    context.info(`stock released for cancelled order ${orderId}: ${products.join(', ')}`);
-  }
+  await processChangeFeedBatch(context.functionName, documents, async () => {
+    const { told, released } = await releaseCancelledOrders(
+      df.getClient(context),
+      acceptanceDeps(),
+      documents as FeedDocument[],
+    );
+    if (told.length) context.info(`acceptance told of the cancellation: ${told.join(', ')}`);
+    for (const [orderId, products] of released) {
+      context.info(`stock released for cancelled order ${orderId}: ${products.join(', ')}`);
+    }
+  });
 };

@@ -37,6 +37,11 @@ export interface AcceptanceInput {
   orderId: string;
   /** Correlation id of the OrderSubmitted event, carried into every event the acceptance appends. */
   correlationId?: string;
+  /**
+   * W3C trace context of the starter's span (telemetry on): the parent of every activity's span, so the
+   * acceptance shows in the submit's trace (docs/observability.md). Data, not a replayed decision.
+   */
+  traceparent?: string;
 }
 
 /** Retry policy of reservations, as `RetryOptions` takes it (milliseconds). */
@@ -175,6 +180,8 @@ export interface ActivityBase {
   correlationId?: string;
   /** The orchestration instance, recorded as the causation id of the events it appends. */
   instanceId: string;
+  /** The acceptance's trace context ({@link AcceptanceInput.traceparent}), the parent of the activity's span. */
+  traceparent?: string;
 }
 
 /**

@@ -26,6 +26,7 @@ import {
   ReservationRetry,
   Validation,
 } from './contract';
+import { recordAcceptance } from './telemetry';
 
 /*
  * Order acceptance as a Durable Functions orchestration (see the flow in docs/architecture.md and
@@ -252,13 +253,30 @@ export const orderAcceptanceOrchestrator: OrchestrationHandler = function* (cont
     orderId: input.orderId,
     correlationId: input.correlationId,
     instanceId: context.df.instanceId,
+    ...(input.traceparent ? { traceparent: input.traceparent } : {}),
   };
   const progress: Progress = { step: 'validating', reserved: [] };
+  // The start of the orchestration: every replay reads the same time from the history.
+  const startedAt = context.df.currentUtcDateTime.getTime();
+  const ended = (outcome: string) => {
+    // Recorded once, by the episode that ends the orchestration, never by a replay of it.
+    if (!context.df.isReplaying) {
+      recordAcceptance(outcome, context.df.currentUtcDateTime.getTime() - startedAt);
+    }
+  };
+  let output: AcceptanceOutput;
   try {
-    return yield* decide(context, base, progress);
+    try {
+      output = yield* decide(context, base, progress);
+    } catch (err) {
+      output = yield* recover(context, base, progress, err);
+    }
   } catch (err) {
-    return yield* recover(context, base, progress, err);
+    ended('failed');
+    throw err;
   }
+  ended(output.outcome);
+  return output;
 };
 
 function* decide(

@@ -2,7 +2,9 @@ import { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { DurableClient } from 'durable-functions';
 import { acceptanceInstanceId, AcceptanceInput, acceptanceOrchestration, startsAcceptance } from './contract';
+import { processChangeFeedBatch } from '../app/changeFeedBatch';
 import { FeedDocument } from '../app/projection';
+import { currentTraceparent } from '../app/tracing';
 import { StoredEventRecord } from '../ports/eventStore';
 
 /** The library's own wording for an instance the extension does not know (DurableClient.getStatus). */
@@ -49,7 +51,14 @@ export async function startAcceptances(
     const submitted = (doc.e as StoredEventRecord[]).find(startsAcceptance);
     if (!submitted) continue;
     const instanceId = acceptanceInstanceId(doc.orderId);
-    const input: AcceptanceInput = { orderId: doc.orderId, correlationId: submitted.metadata?.correlationId };
+    // The trace the acceptance's activities continue: this batch's span, in the submit's trace (none when
+    // telemetry is off). Carried in the input, so it reaches every activity whatever the host propagates.
+    const traceparent = currentTraceparent();
+    const input: AcceptanceInput = {
+      orderId: doc.orderId,
+      correlationId: submitted.metadata?.correlationId,
+      ...(traceparent ? { traceparent } : {}),
+    };
     const outcome = await oneAtATime(instanceId, () => startOnce(client, instanceId, input));
     (outcome === 'started' ? started : existing).push(instanceId);
   }
@@ -82,7 +91,9 @@ async function startOnce(
  * the Event Grid relay; `retry` makes a failed batch run again instead of being skipped.
  */
 export const orderAcceptanceStarter = async (documents: unknown[], context: InvocationContext) => {
-  const { started, existing } = await startAcceptances(df.getClient(context), documents as FeedDocument[]);
-  if (started.length) context.info(`acceptance started: ${started.join(', ')}`);
-  if (existing.length) context.debug(`acceptance already there: ${existing.join(', ')}`);
+  await processChangeFeedBatch(context.functionName, documents, async () => {
+    const { started, existing } = await startAcceptances(df.getClient(context), documents as FeedDocument[]);
+    if (started.length) context.info(`acceptance started: ${started.join(', ')}`);
+    if (existing.length) context.debug(`acceptance already there: ${existing.join(', ')}`);
+  });
 };

@@ -1,3 +1,4 @@
+import { Attributes, context, SpanKind } from '@opentelemetry/api';
 import { z } from 'zod';
 import { currentSchemaVersion, eventDataSchemas, EventType } from '../domain/events';
 import {
@@ -7,6 +8,9 @@ import {
   NotificationStore,
   StockDemandStore,
 } from '../ports/consumers';
+import { instrument } from '../shared/instruments';
+import { attributeNames, eventGridSystem, metricDefinitions } from '../shared/telemetryNames';
+import { ambientLink, contextOf, errorTypeOf, inSpan, spanContextOf } from './tracing';
 
 /**
  * A received CloudEvent checked against the producer's own rules (see cloudEvents.ts): `id` is
@@ -129,4 +133,92 @@ export async function notifyCustomer(
     recordedAt: new Date().toISOString(),
   });
   return { outcome };
+}
+
+/**
+ * One Event Grid consumer processing one delivery, observed (docs/observability.md): a `process <consumer>`
+ * span (kind consumer) with the OpenTelemetry CloudEvents attributes (`cloudevents.event_id`,
+ * `cloudevents.event_type`, ...), linked to the trace context the event carries (its `traceparent`, the
+ * distributed-tracing extension: the append that created it) and a child of it, so the consumer shows in the
+ * command's trace; the invocation's own context (the Functions host's) is linked too. `messaging.process.duration`
+ * counts and times it by consumer, event type and outcome. `reception` is what {@link receive} made of the
+ * delivery; an ignored event (a type this consumer does not handle, which the Azure subscription filter would
+ * not even deliver) is not observed. `handle.work` returns the outcome (`applied`, `duplicate`, `stale`); a
+ * malformed delivery goes to `handle.malformed` and is dropped (never retried).
+ */
+export async function consume(
+  consumer: string,
+  raw: unknown,
+  reception: Exclude<Reception, { kind: 'ignored' }>,
+  handle: {
+    work: (event: ReceivedCloudEvent) => Promise<ConsumerResult>;
+    /** Told why a malformed delivery is dropped (logged in the span, so with its trace and span id). */
+    malformed: (reason: string) => void;
+  },
+): Promise<ConsumerResult | undefined> {
+  const attrs = (raw ?? {}) as Record<string, unknown>;
+  const sc = spanContextOf(attrs.traceparent, attrs.tracestate);
+  const parent = sc ? contextOf(sc) : context.active();
+  const metricAttributes: Attributes = {
+    [attributeNames.messagingSystem]: eventGridSystem,
+    [attributeNames.messagingOperationName]: 'process',
+    [attributeNames.messagingSubscription]: consumer,
+    // The checked type only: a malformed delivery's `type` is whatever its sender wrote.
+    [attributeNames.cloudEventType]: reception.kind === 'event' ? reception.event.type : '(malformed)',
+  };
+  const started = performance.now();
+  let outcome = 'malformed';
+  let errorType: string | undefined;
+  try {
+    return await inSpan(
+      `process ${consumer}`,
+      {
+        kind: SpanKind.CONSUMER,
+        parent,
+        links: [...(sc ? [{ context: sc }] : []), ...ambientLink(parent)],
+        attributes: {
+          ...metricAttributes,
+          [attributeNames.messagingOperationType]: 'process',
+          ...cloudEventAttributes(attrs),
+        },
+      },
+      async (span) => {
+        if (reception.kind === 'malformed') {
+          span.setAttribute(attributeNames.consumerOutcome, outcome);
+          handle.malformed(reception.reason);
+          return undefined;
+        }
+        const orderId = reception.event.subject.slice('orders/'.length);
+        span.setAttribute(attributeNames.orderId, orderId);
+        const result = await handle.work(reception.event);
+        outcome = result.outcome;
+        span.setAttribute(attributeNames.consumerOutcome, outcome);
+        return result;
+      },
+    );
+  } catch (err) {
+    outcome = 'failed';
+    errorType = errorTypeOf(err);
+    throw err;
+  } finally {
+    instrument(metricDefinitions.consumerDuration).record((performance.now() - started) / 1000, {
+      ...metricAttributes,
+      [attributeNames.consumerOutcome]: outcome,
+      ...(errorType ? { [attributeNames.errorType]: errorType } : {}),
+    });
+  }
+}
+
+/** The CloudEvents span attributes of the OpenTelemetry conventions, from a delivery's attributes as sent. */
+function cloudEventAttributes(attrs: Record<string, unknown>): Attributes {
+  const out: Attributes = {};
+  const set = (key: string, value: unknown) => {
+    if (typeof value === 'string' && value.length > 0 && value.length <= 256) out[key] = value;
+  };
+  set(attributeNames.cloudEventId, attrs.id);
+  set(attributeNames.cloudEventSource, attrs.source);
+  set(attributeNames.cloudEventSpecVersion, attrs.specversion);
+  set(attributeNames.cloudEventSubject, attrs.subject);
+  set(attributeNames.cloudEventType, attrs.type);
+  return out;
 }

@@ -15,6 +15,10 @@ import {
 // A cycle (cloudEvents.ts reads events with toDomainEvent below): both sides use the other only inside
 // functions, at call time, never while the modules load.
 import { CloudEventOptions, toCloudEvents } from './cloudEvents';
+import { context, isSpanContextValid, Span, SpanKind, trace } from '@opentelemetry/api';
+import { instrument } from '../shared/instruments';
+import { attributeNames, commandOutcomes, metricDefinitions } from '../shared/telemetryNames';
+import { describeCommand, errorTypeOf, failed, inSpan, tracer, traceparentOf } from './tracing';
 
 /** A command as callers send it: business time defaults to the service clock. */
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -136,11 +140,13 @@ export class OrderService {
   /**
    * @param cloudEvents the attributes the relay publishes with (`Services.cloudEvents`), so the size rule
    *   counts each CloudEvent exactly; without them it reserves {@link unknownAttributesReserveBytes}
+   * @param telemetry what the append spans and metric name as `db.system.name` (`sqlite`, `azure.cosmosdb`)
    */
   constructor(
     readonly store: EventStore,
     private readonly clock: () => Date = () => new Date(),
     private readonly cloudEvents?: CloudEventOptions,
+    private readonly telemetry: OrderServiceTelemetry = { dbSystem: 'other_sql' },
   ) {}
 
   /** Loads an order's state. @throws UnknownEventError for events written by a newer version of the code. */
@@ -151,7 +157,11 @@ export class OrderService {
   }
 
   /**
-   * Handles one command.
+   * Handles one command. Traced (docs/observability.md): a `decide <Type>` span (load, fold, decide) and an
+   * `append events` span per attempt, children of the active span; the commit's events carry the append
+   * span's `traceparent` (with telemetry off, the caller's `metadata.traceparent` as given), which the change
+   * feed, the CloudEvents and the consumers continue. Counted in `orders.command.duration` by type and outcome,
+   * which also go on the HTTP function's span (`describeCommand`).
    * @throws DomainError when the decider refuses it
    * @throws InvalidEventError when an event would break its schema (a bug; nothing is written)
    * @throws EventTooLargeError when an event's CloudEvent could never be published to Event Grid
@@ -159,19 +169,53 @@ export class OrderService {
    */
   async handle(orderId: string, input: CommandInput, options: HandleOptions = {}): Promise<HandleResult> {
     const command = { ...input, occurredAt: input.occurredAt ?? this.clock().toISOString() } as OrderCommand;
+    const started = performance.now();
+    let outcome: string = commandOutcomes.failed;
+    try {
+      const result = await this.handleCommand(orderId, command, options);
+      outcome = result.appended.length ? commandOutcomes.appended : commandOutcomes.unchanged;
+      return result;
+    } catch (err) {
+      outcome = outcomeOf(err);
+      throw err;
+    } finally {
+      const attributes = {
+        [attributeNames.commandType]: command.type,
+        [attributeNames.commandOutcome]: outcome,
+      };
+      instrument(metricDefinitions.commandDuration).record((performance.now() - started) / 1000, attributes);
+      describeCommand({ ...attributes, [attributeNames.orderId]: orderId });
+    }
+  }
+
+  private async handleCommand(
+    orderId: string,
+    command: OrderCommand,
+    options: HandleOptions,
+  ): Promise<HandleResult> {
     for (let attempt = 0; ; attempt++) {
-      const loaded = await this.load(orderId);
-      if (options.expectedVersion !== undefined && options.expectedVersion !== loaded.version) {
-        if (!loaded.state.exists) throw new DomainError('not-found', 'order does not exist');
-        throw new WrongExpectedVersionError(orderId, options.expectedVersion, loaded.version);
-      }
-      const events = decide(command, loaded.state);
+      const { loaded, events } = await inSpan(
+        `decide ${command.type}`,
+        {
+          attributes: { [attributeNames.orderId]: orderId, [attributeNames.commandType]: command.type },
+          expected: isAnswer,
+        },
+        async (span) => {
+          const loaded = await this.load(orderId);
+          span.setAttribute(attributeNames.expectedVersion, loaded.version);
+          if (options.expectedVersion !== undefined && options.expectedVersion !== loaded.version) {
+            if (!loaded.state.exists) throw new DomainError('not-found', 'order does not exist');
+            throw new WrongExpectedVersionError(orderId, options.expectedVersion, loaded.version);
+          }
+          const events = decide(command, loaded.state);
+          span.setAttribute(attributeNames.eventCount, events.length);
+          return { loaded, events };
+        },
+      );
       if (events.length === 0) return { ...loaded, appended: [] };
       assertValidEvents(events);
-      const records = events.map((e) => toRecord(e, options.metadata));
-      assertPublishable(orderId, loaded.version, records, this.cloudEvents);
       try {
-        const result = await this.store.append(orderId, loaded.version, records);
+        const result = await this.append(orderId, loaded.version, events, options.metadata);
         const appended = result.commit.e.map((e, k) => ({
           ...e,
           orderId,
@@ -193,6 +237,80 @@ export class OrderService {
       }
     }
   }
+
+  /**
+   * Appends one commit in an `append events` span (a database client span of the OpenTelemetry conventions,
+   * with the request charge on Cosmos DB) and records `db.client.operation.duration`. The span is started
+   * first, so the events can carry its `traceparent`: the commit's creation context.
+   */
+  private async append(
+    orderId: string,
+    version: number,
+    events: OrderEvent[],
+    metadata: EventMetadata | undefined,
+  ) {
+    const db = {
+      [attributeNames.dbSystem]: this.telemetry.dbSystem,
+      [attributeNames.dbOperation]: 'append',
+      [attributeNames.dbCollection]: 'events',
+    };
+    const span = tracer().startSpan('append events', {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        ...db,
+        [attributeNames.orderId]: orderId,
+        [attributeNames.expectedVersion]: version,
+        [attributeNames.eventCount]: events.length,
+      },
+    });
+    const started = performance.now();
+    let errorType: string | undefined;
+    try {
+      const records = events.map((e) => toRecord(e, withTraceContext(metadata, span)));
+      assertPublishable(orderId, version, records, this.cloudEvents);
+      const result = await context.with(trace.setSpan(context.active(), span), () =>
+        this.store.append(orderId, version, records),
+      );
+      span.setAttribute(attributeNames.streamVersion, result.version);
+      return result;
+    } catch (err) {
+      errorType = errorTypeOf(err);
+      failed(span, err);
+      throw err;
+    } finally {
+      span.end();
+      instrument(metricDefinitions.appendDuration).record(
+        (performance.now() - started) / 1000,
+        errorType ? { ...db, [attributeNames.errorType]: errorType } : db,
+      );
+    }
+  }
+}
+
+/** How the append spans and metric name the store (`db.system.name`). */
+export interface OrderServiceTelemetry {
+  dbSystem: string;
+}
+
+/** A refusal or a stale version is the caller's answer (4xx), not a failure of the command handling. */
+const isAnswer = (err: unknown) => err instanceof DomainError || err instanceof WrongExpectedVersionError;
+
+function outcomeOf(err: unknown): string {
+  if (err instanceof DomainError) return commandOutcomes.refused;
+  if (err instanceof WrongExpectedVersionError) return commandOutcomes.versionConflict;
+  return commandOutcomes.failed;
+}
+
+/**
+ * The metadata the commit's events carry: with a span context (telemetry on), its `traceparent` (and
+ * `tracestate`), the creation context of the commit; without one, the metadata as the caller gave it.
+ */
+function withTraceContext(metadata: EventMetadata = {}, span: Span): EventMetadata {
+  const sc = span.spanContext();
+  if (!isSpanContextValid(sc)) return metadata;
+  const { tracestate: _previous, ...rest } = metadata;
+  const state = sc.traceState?.serialize();
+  return { ...rest, traceparent: traceparentOf(sc), ...(state ? { tracestate: state } : {}) };
 }
 
 export function toRecord(event: OrderEvent, metadata: EventMetadata = {}): StoredEventRecord {

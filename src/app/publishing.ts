@@ -1,4 +1,4 @@
-import { metrics } from '@opentelemetry/api';
+import { SpanKind } from '@opentelemetry/api';
 import { CommitDocument } from '../ports/eventStore';
 import {
   CloudEventEnvelope,
@@ -10,6 +10,9 @@ import {
 } from '../ports/cloudEvents';
 import { DeadLetterStore } from '../ports/deadLetters';
 import { cloudEventId, CloudEventOptions, toCloudEvents } from './cloudEvents';
+import { instrument } from '../shared/instruments';
+import { attributeNames, eventGridSystem, metricDefinitions } from '../shared/telemetryNames';
+import { continuation, errorTypeOf, inSpan, spanContextOf } from './tracing';
 
 export interface PublishLog {
   warn(message: string): void;
@@ -35,15 +38,59 @@ export const parkedChannel = 'parked';
 export const parkedLetterId = (commit: Pick<CommitDocument, 'orderId' | 'i'>) =>
   `${commit.orderId}:${commit.i}`;
 
-const meter = metrics.getMeter('order-service');
-const deadLettered = meter.createCounter('eventgrid.publisher.deadlettered', {
-  description:
-    'Events the relay set aside because Event Grid can never accept them (too large, or refused with 400/413)',
-});
-const parkedCommits = meter.createCounter('eventgrid.publisher.parked', {
-  description:
-    'Commits the relay set aside after its last attempt failed (replay with npm run replay-parked)',
-});
+const sendAttributes = {
+  [attributeNames.messagingSystem]: eventGridSystem,
+  [attributeNames.messagingOperationName]: 'send',
+};
+
+/**
+ * Sends one batch in a `send eventgrid` span (kind producer, the conventions' `send` of a batch: event count,
+ * request bytes, a link to each event's creation context), counting the events sent
+ * (`messaging.client.sent.messages`, with `error.type` when the request failed) and the request's duration.
+ */
+function send(publisher: CloudEventPublisher, batch: CloudEventEnvelope[]): Promise<void> {
+  return inSpan(
+    'send eventgrid',
+    {
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        ...sendAttributes,
+        [attributeNames.messagingOperationType]: 'send',
+        [attributeNames.messagingBatchCount]: batch.length,
+      },
+    },
+    async (span) => {
+      // Only for a recorded span: with telemetry off, nothing is serialized twice.
+      if (span.isRecording()) {
+        span.addLinks(
+          continuation(batch.map((e) => ({ sc: spanContextOf(e.traceparent, e.tracestate) }))).links,
+        );
+        // The request body is the JSON array of the events: their bytes, the brackets and the commas.
+        span.setAttribute(
+          attributeNames.httpRequestBodySize,
+          batch.reduce((n, e) => n + jsonBytes(e), 1 + batch.length),
+        );
+      }
+      const started = performance.now();
+      let errorType: string | undefined;
+      try {
+        await publisher.publish(batch);
+      } catch (err) {
+        errorType = errorTypeOf(err);
+        throw err;
+      } finally {
+        const attributes = errorType
+          ? { ...sendAttributes, [attributeNames.errorType]: errorType }
+          : sendAttributes;
+        instrument(metricDefinitions.eventsSent).add(batch.length, attributes);
+        instrument(metricDefinitions.publishDuration).record(
+          (performance.now() - started) / 1000,
+          attributes,
+        );
+      }
+    },
+  );
+}
 
 /** Splits events into batches under the byte and count limits, keeping their order. */
 export function toBatches(events: CloudEventEnvelope[], limits = eventGridLimits): CloudEventEnvelope[][] {
@@ -128,7 +175,10 @@ export async function publishCommits(
       ...(status !== undefined ? { lastStatus: status } : {}),
       event,
     });
-    deadLettered.add(1, { type: event.type, ...(status !== undefined ? { status } : {}) });
+    instrument(metricDefinitions.publisherDeadLettered).add(1, {
+      [attributeNames.cloudEventType]: event.type,
+      ...(status !== undefined ? { [attributeNames.httpStatus]: status } : {}),
+    });
     log.warn(`dead-lettered CloudEvent ${event.id} (${event.type}): ${reason}`);
     done.add(event.id);
     result.deadLettered++;
@@ -137,7 +187,7 @@ export async function publishCommits(
   /** Publishes a batch; when the topic refuses it for good, its halves in turn, down to single events. */
   const publishOrSplit = async (batch: CloudEventEnvelope[]): Promise<void> => {
     try {
-      await publisher.publish(batch);
+      await send(publisher, batch);
     } catch (err) {
       if (!(err instanceof PublishRejectedError)) throw err;
       if (batch.length === 1) {
@@ -176,6 +226,12 @@ export async function publishCommits(
       }
     }
     for (const batch of toBatches(events)) await publishOrSplit(batch);
+    const now = Date.now();
+    for (const commit of commits) {
+      const recorded = Date.parse(commit.recordedAt);
+      if (Number.isFinite(recorded))
+        instrument(metricDefinitions.changeFeedLag).record(Math.max(0, now - recorded) / 1000);
+    }
     return result;
   } catch (err) {
     if (!isLastAttempt(attempt)) throw err;
@@ -201,7 +257,7 @@ export async function publishCommits(
       );
       throw parkErr;
     }
-    parkedCommits.add(left.length);
+    instrument(metricDefinitions.publisherParked).add(left.length);
     result.parked = left.length;
     log.error(
       `parked ${left.length} commit(s) after ${runs} failed attempt(s) (${reason}): ` +

@@ -7,6 +7,8 @@ import { readSettings } from '../config/settings';
 import { OrderEvent } from '../domain/events';
 import { importOlist } from '../import/olist';
 import { eventGridEndToEnd } from './eventGridBench';
+import { telemetryCost } from './telemetryBench';
+import { lakeWriters } from './lakeBench';
 
 /**
  * `npm run bench`: measures the embedded (SQLite) store and the Olist import on a fresh temporary
@@ -120,6 +122,34 @@ const benchmarks: Benchmark[] = [
           unit: 'events/s',
           value: f.throughput.deliveredPerSecond,
           details: f.throughput,
+        },
+      ];
+    },
+  },
+  { name: 'event-lake', run: (s) => lakeWriters(s) },
+  {
+    name: 'telemetry-on-off',
+    run: async () => {
+      const f = await telemetryCost(repoRoot);
+      const details = { rounds: f.rounds, commandsPerRound: f.commandsPerRound, inFlight: f.inFlight };
+      return [
+        {
+          name: 'commands through the local host, telemetry off',
+          unit: 'commands/s',
+          value: f.offPerSecond,
+          details,
+        },
+        {
+          name: 'commands through the local host, telemetry on (OTLP/HTTP)',
+          unit: 'commands/s',
+          value: f.onPerSecond,
+          details: { ...details, exportedToSink: f.exported },
+        },
+        {
+          name: 'telemetry cost in command throughput (limit 15 %)',
+          unit: '%',
+          value: f.costPercent,
+          details: { limitPercent: 15, withinLimit: f.costPercent <= 15 },
         },
       ];
     },

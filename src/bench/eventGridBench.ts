@@ -4,6 +4,7 @@ import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { devSignInKey, signDevToken } from '../adapters/devSignIn';
 import { toRecord } from '../app/orderService';
 import { openDatabase } from '../adapters/sqlite/database';
 import { SqliteEventStore } from '../adapters/sqlite/sqliteEventStore';
@@ -81,15 +82,18 @@ export async function eventGridEndToEnd(
       }
     };
 
+    // Every command needs a sign-in (issue 9): a development token of the host's data folder, as an admin.
+    const token = await signDevToken(devSignInKey(dataDir), { sub: 'bench', roles: ['orders.admin'] }, 3600);
     const latencies: number[] = [];
     for (let k = 0; k < orders; k++) {
       const orderId = `lat-${k}`;
       const res = await fetch(`${base}/api/orders`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         body: JSON.stringify({ customerId: 'bench', orderId }),
       });
       await res.arrayBuffer();
+      if (res.status !== 201) throw new Error(`POST /api/orders answered ${res.status}`);
       const answered = performance.now();
       await waitFor([`${orderId}:1`], 30_000);
       latencies.push(arrivals.get(`${orderId}:1`)! - answered);

@@ -2,6 +2,7 @@ import { replayParked, ReplayResult } from '../app/publishing';
 import { createServices } from '../composition/services';
 import { loadLocalSettings } from '../config/localSettingsFile';
 import { readSettings, SettingsError } from '../config/settings';
+import { runCommand } from '../shared/runCommand';
 
 /**
  * `npm run replay-parked`: publishes the commits the Event Grid relay parked (dead-letter channel `parked`)
@@ -46,15 +47,8 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
   }
 }
 
-if (require.main === module) {
-  main().then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      const message = err instanceof SettingsError ? err.message : String((err as Error)?.stack ?? err);
-      console.error(`error: ${message}`);
-      process.exitCode = 1;
-    },
+if (require.main === module)
+  runCommand(
+    () => main(),
+    (err) => err instanceof SettingsError,
   );
-}

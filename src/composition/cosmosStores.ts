@@ -3,6 +3,7 @@ import { CosmosConsumerStores } from '../adapters/cosmos/cosmosConsumers';
 import { CosmosEventStore } from '../adapters/cosmos/cosmosEventStore';
 import { CosmosIdempotencyStore } from '../adapters/cosmos/cosmosIdempotency';
 import { CosmosOrderReadModel } from '../adapters/cosmos/cosmosReadModel';
+import { CosmosJourneyStore } from '../adapters/cosmos/cosmosJourneyStore';
 import { CosmosStockReservations } from '../adapters/cosmos/cosmosStockReservations';
 import { Settings } from '../config/settings';
 import { cosmosConnectionOptions } from '../config/connections';
@@ -38,6 +39,7 @@ export function cosmosStores(settings: Settings, onRequestCharge?: RequestCharge
   return {
     store,
     readModel: new CosmosOrderReadModel(connection.readModel, onRequestCharge),
+    journeys: new CosmosJourneyStore(connection.journeys, onRequestCharge),
     idempotency: new CosmosIdempotencyStore(connection.idempotency, onRequestCharge),
     stockDemand: consumers,
     notifications: consumers,

@@ -1,7 +1,9 @@
 import type { AcceptanceDeps } from '../acceptance/activities';
 import { AcceptancePolicy } from '../acceptance/contract';
 import { CloudEventOptions } from '../app/cloudEvents';
+import type { EventLake } from '../app/eventLake';
 import { OrderService } from '../app/orderService';
+import { addRequestCharge } from '../app/tracing';
 import { publicBaseUrl, readSettings, Settings, SettingsError } from '../config/settings';
 import { azureCredential } from '../config/connections';
 
@@ -11,11 +13,13 @@ import { DeadLetterStore } from '../ports/deadLetters';
 import { EventStore } from '../ports/eventStore';
 import { IdempotencyStore } from '../ports/idempotency';
 import { OrderReadModel } from '../ports/readModel';
+import { JourneyStore } from '../ports/journeyStore';
 import { StockReservations } from '../ports/stockReservations';
 import type { RequestChargeListener } from '../adapters/cosmos/connection';
 import { EventGridCloudEventPublisher } from '../adapters/eventgrid/eventGridPublisher';
 import { cosmosStores } from './cosmosStores';
 import { deadLetterStore } from './deadLetters';
+import { eventLake } from './eventLake';
 import { sqliteStores } from './sqliteStores';
 
 /**
@@ -27,6 +31,8 @@ export interface Services {
   store: EventStore;
   orders: OrderService;
   readModel: OrderReadModel;
+  /** Order journeys: the funnel and process-map projection (src/ports/journeyStore.ts). */
+  journeys: JourneyStore;
   idempotency: IdempotencyStore;
   stockDemand: StockDemandStore;
   notifications: NotificationStore;
@@ -36,6 +42,8 @@ export interface Services {
   publisher: CloudEventPublisher;
   cloudEvents: CloudEventOptions;
   acceptance: AcceptancePolicy;
+  /** The event lake (src/app/eventLake.ts), built on first use; throws SettingsError then if EVENT_LAKE=blob lacks its connection. */
+  readonly lake: EventLake;
   close(): Promise<void>;
 }
 
@@ -43,6 +51,8 @@ export interface Services {
 export interface Stores {
   store: EventStore;
   readModel: OrderReadModel;
+  /** Order journeys: the funnel and process-map projection (src/ports/journeyStore.ts). */
+  journeys: JourneyStore;
   idempotency: IdempotencyStore;
   stockDemand: StockDemandStore;
   notifications: NotificationStore;
@@ -52,8 +62,9 @@ export interface Stores {
 
 export interface ServiceOptions {
   /**
-   * Receives the request charge (RU) of every Cosmos DB operation (EVENT_STORE=cosmos); by default
-   * LOG_LEVEL=debug or trace writes it with `console.debug` (which the Functions host collects on Azure).
+   * Receives the request charge (RU) of every Cosmos DB operation (EVENT_STORE=cosmos); by default it goes on
+   * the active span (`azure.cosmosdb.operation.request_charge`), and LOG_LEVEL=debug or trace also writes it
+   * with `console.debug` (which the Functions host collects on Azure).
    */
   onRequestCharge?: RequestChargeListener;
 }
@@ -109,10 +120,15 @@ export const acceptancePolicyOf = (s: Settings): AcceptancePolicy => ({
  */
 export function createServices(settings: Settings, options: ServiceOptions = {}): Services {
   const debug = settings.LOG_LEVEL === 'debug' || settings.LOG_LEVEL === 'trace';
+  // Every charge goes on the active span (the append span carries its commit's RU); debug also logs it.
   const onRequestCharge =
     options.onRequestCharge ??
-    (debug ? (operation: string, ru: number) => console.debug(`[cosmos] ${operation}: ${ru} RU`) : undefined);
+    ((operation: string, ru: number) => {
+      addRequestCharge(ru);
+      if (debug) console.debug(`[cosmos] ${operation}: ${ru} RU`);
+    });
   const stores = storesFor(settings, onRequestCharge);
+  let lake: EventLake | undefined;
   const cloudEvents: CloudEventOptions = {
     source: settings.CLOUDEVENTS_SOURCE,
     typePrefix: settings.CLOUDEVENTS_TYPE_PREFIX,
@@ -122,11 +138,16 @@ export function createServices(settings: Settings, options: ServiceOptions = {})
     ...stores,
     settings,
     // The command handler sizes each event as the relay will publish it (the same CloudEvent options).
-    orders: new OrderService(stores.store, undefined, cloudEvents),
+    orders: new OrderService(stores.store, undefined, cloudEvents, {
+      dbSystem: settings.EVENT_STORE === 'cosmos' ? 'azure.cosmosdb' : 'sqlite',
+    }),
     deadLetters: deadLetterStore(settings),
     publisher: lazyPublisher(settings),
     cloudEvents,
     acceptance: acceptancePolicyOf(settings),
+    get lake() {
+      return (lake ??= eventLake(settings));
+    },
     close: () => stores.close(),
   };
 }

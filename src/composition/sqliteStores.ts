@@ -3,6 +3,7 @@ import { SqliteConsumerStores } from '../adapters/sqlite/sqliteConsumers';
 import { SqliteEventStore } from '../adapters/sqlite/sqliteEventStore';
 import { SqliteIdempotencyStore } from '../adapters/sqlite/sqliteIdempotency';
 import { SqliteOrderReadModel } from '../adapters/sqlite/sqliteReadModel';
+import { SqliteJourneyStore } from '../adapters/sqlite/sqliteJourneyStore';
 import { SqliteStockReservations } from '../adapters/sqlite/sqliteStockReservations';
 import { Settings } from '../config/settings';
 import type { Stores } from './services';
@@ -15,6 +16,7 @@ export function sqliteStores(settings: Settings): Stores {
   return {
     store: new SqliteEventStore(db),
     readModel: new SqliteOrderReadModel(db),
+    journeys: new SqliteJourneyStore(db),
     idempotency: new SqliteIdempotencyStore(db),
     stockDemand: consumers,
     notifications: consumers,

@@ -52,3 +52,27 @@ export function deadLetterTarget(settings: Settings) {
     'invalid settings: DEAD_LETTERS=blob needs DEAD_LETTERS_STORAGE__blobServiceUri (identity) or DEAD_LETTERS_STORAGE (Azurite)',
   );
 }
+
+/**
+ * Where the event lake goes, from the settings (the shape of `LakeTargetSpec` in src/adapters/lake/lakeTargets.ts):
+ * EVENT_LAKE=files (default) → EVENT_LAKE_FOLDER, else DATA_DIR/lake; EVENT_LAKE=blob → the container
+ * EVENT_LAKE_CONTAINER through EVENT_LAKE_STORAGE (Azurite's development storage, which wins, as for dead letters)
+ * or EVENT_LAKE__blobServiceUri with the identity.
+ * @throws SettingsError when EVENT_LAKE=blob lacks a usable connection setting
+ */
+export function lakeTarget(settings: Settings) {
+  const container = settings.EVENT_LAKE_CONTAINER;
+  if (settings.EVENT_LAKE !== 'blob') {
+    return { kind: 'files' as const, folder: settings.EVENT_LAKE_FOLDER ?? join(settings.DATA_DIR, 'lake') };
+  }
+  if (settings.EVENT_LAKE_STORAGE) {
+    return { kind: 'development' as const, container, connectionString: settings.EVENT_LAKE_STORAGE };
+  }
+  if (settings.EVENT_LAKE__blobServiceUri) {
+    const serviceUri = settings.EVENT_LAKE__blobServiceUri;
+    return { kind: 'blob' as const, container, serviceUri, credential: azureCredential(settings) };
+  }
+  throw new SettingsError(
+    'invalid settings: EVENT_LAKE=blob needs EVENT_LAKE__blobServiceUri (identity) or EVENT_LAKE_STORAGE (Azurite)',
+  );
+}

@@ -67,8 +67,62 @@ export const settingsSchema = z
       .string()
       .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'must be a valid blob container name')
       .default('dead-letters'),
+    /**
+     * Where the event lake goes (docs/analytics.md, docs/adr/0011-event-lake-is-a-change-feed-consumer.md):
+     * Parquet files in a folder (EVENT_LAKE_FOLDER), or blobs in a Blob / Data Lake Storage Gen2 container.
+     */
+    EVENT_LAKE: z.enum(['files', 'blob']).default('files'),
+    /** The lake folder with EVENT_LAKE=files; default `DATA_DIR/lake`. */
+    EVENT_LAKE_FOLDER: z.preprocess(unsetIfEmpty, z.string().min(1).optional()),
+    /**
+     * Blob service of the lake's account, identity-based (`https://<account>.blob.core.windows.net`, also for a
+     * Data Lake Storage Gen2 account); the identity needs Storage Blob Data Contributor on the container.
+     */
+    EVENT_LAKE__blobServiceUri: z.url().optional(),
+    /**
+     * Connection of the lake for Azurite only, as DEAD_LETTERS_STORAGE: `UseDevelopmentStorage=true`, optionally
+     * with `;DevelopmentStorageProxyUri=http://127.0.0.1:<port>`; anything else is refused.
+     */
+    EVENT_LAKE_STORAGE: z.string().min(1).optional(),
+    /** The lake's container (a Data Lake Gen2 file system); Bicep creates it on Azure. */
+    EVENT_LAKE_CONTAINER: z
+      .string()
+      .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'must be a valid blob container name')
+      .default('events'),
+    /** Staged change-feed batches are rolled into Parquet once they hold this many bytes (of JSON). */
+    EVENT_LAKE_ROLL_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(1024 ** 3)
+      .default(64 * 1024 ** 2),
+    /** ... or once the oldest staged batch is this many seconds old (checked when a batch arrives; 0: every batch). */
+    EVENT_LAKE_ROLL_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(24 * 3600)
+      .default(300),
+    /** Rows per Parquet file at most (a table's date with more rows in one roll gets several files). */
+    EVENT_LAKE_MAX_ROWS_PER_FILE: z.coerce.number().int().min(1).max(10_000_000).default(1_000_000),
     /** Minimum level logged (`debug` shows the request charge of every Cosmos DB operation). */
     LOG_LEVEL: z.enum(['trace', 'debug', 'information', 'warning', 'error']).default('information'),
+    /**
+     * Application Insights resource to send traces, metrics and logs to (docs/observability.md). Set on Azure
+     * (Bicep; the Functions host reads it too); the app then sends with the Azure Monitor OpenTelemetry
+     * distro, authenticated with Entra ID as the app's identity (AZURE_CLIENT_ID), since the resource accepts no
+     * key. An identifier, not a secret. Wins over OTEL_EXPORTER_OTLP_ENDPOINT.
+     */
+    APPLICATIONINSIGHTS_CONNECTION_STRING: z.preprocess(unsetIfEmpty, z.string().min(1).optional()),
+    /**
+     * Base URL of an OpenTelemetry collector's OTLP/HTTP receiver (`http://localhost:4318`): without an
+     * Application Insights connection string, traces, metrics and logs go there (`/v1/traces`, `/v1/metrics`,
+     * `/v1/logs`, JSON). Unset: telemetry is off, no SDK is loaded. The standard `OTEL_*` variables of the
+     * OpenTelemetry SDK (headers, service name, export interval) apply.
+     */
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess(unsetIfEmpty, z.url({ protocol: /^https?$/ }).optional()),
+    /** With OTEL_EXPORTER_OTLP_ENDPOINT: how often metrics are exported, in ms (the OpenTelemetry default). */
+    OTEL_METRIC_EXPORT_INTERVAL: positiveMs.default(60_000),
     /**
      * Client id of the app's user-assigned managed identity: every credential the app builds (Cosmos DB,
      * Event Grid, Storage) uses it. The triggers' connection reads `COSMOS__clientId`, which must then
@@ -251,6 +305,19 @@ export const settingsSchema = z
     // as Azurite's address. Nothing else may follow, so no account key or other endpoint can be slipped in.
     const developmentStorage =
       /^UseDevelopmentStorage=true(;DevelopmentStorageProxyUri=https?:\/\/[^\s;/?#@]+\/?)?;?$/;
+    if (s.EVENT_LAKE === 'blob' && !s.EVENT_LAKE__blobServiceUri && !s.EVENT_LAKE_STORAGE) {
+      issue(
+        'EVENT_LAKE__blobServiceUri',
+        'EVENT_LAKE=blob needs the blob service URI (identity), or EVENT_LAKE_STORAGE for Azurite',
+      );
+    }
+    if (s.EVENT_LAKE_STORAGE && !developmentStorage.test(s.EVENT_LAKE_STORAGE)) {
+      issue(
+        'EVENT_LAKE_STORAGE',
+        'only UseDevelopmentStorage=true (Azurite), optionally with ;DevelopmentStorageProxyUri=http://127.0.0.1:<port>, ' +
+          'is accepted; use the identity (EVENT_LAKE__blobServiceUri) on Azure',
+      );
+    }
     if (s.DEAD_LETTERS_STORAGE && !developmentStorage.test(s.DEAD_LETTERS_STORAGE)) {
       issue(
         'DEAD_LETTERS_STORAGE',

@@ -18,7 +18,7 @@ export { initialState };
  * acceptance, cancel after shipping); the importer reports every such case as an anomaly.
  */
 export type OrderCommand = { occurredAt: string; history?: boolean } & (
-  | { type: 'CreateOrder'; customerId: string; referralCode?: string }
+  | { type: 'CreateOrder'; customerId: string; referralCode?: string; customerState?: string }
   | { type: 'AddProduct'; line: OrderLine }
   | { type: 'RemoveProduct'; productId: string }
   | { type: 'SubmitOrder' }
@@ -91,9 +91,11 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
       if (state.customerId === command.customerId && state.referralCode === command.referralCode) return [];
       throw conflict('an order with this id already exists for other data', 'orderId');
     }
-    const data = command.referralCode
-      ? { customerId: command.customerId, referralCode: command.referralCode }
-      : { customerId: command.customerId };
+    const data = {
+      customerId: command.customerId,
+      ...(command.referralCode ? { referralCode: command.referralCode } : {}),
+      ...(command.customerState ? { customerState: command.customerState } : {}),
+    };
     return [{ type: 'OrderCreated', data, occurredAt: at }];
   }
   requireExists(state);

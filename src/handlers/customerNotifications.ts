@@ -1,18 +1,23 @@
 import { InvocationContext } from '@azure/functions';
-import { notifyCustomer, receive } from '../app/consumers';
+import { consume, notifyCustomer, receive } from '../app/consumers';
+import { handledBy } from '../app/subscriptions';
 import { DomainError } from '../domain/decider';
 import { endpoint } from '../http/endpoint';
 import { orderNotificationsRoute } from '../http/routes';
 import { services } from '../composition/services';
 
 /**
- * Event Grid subscriber (filter: OrderAccepted, OrderRejected, OrderCancelled): writes a notification
+ * Event Grid subscriber `customerNotifications` (src/app/subscriptions.ts: OrderAccepted, OrderRejected,
+ * OrderCancelled): writes a notification
  * record; on Azure a Logic App subscribed to the same events does the sending.
  */
 export const customerNotifications = async (event: unknown, context: InvocationContext) => {
-  const r = receive(event, ['OrderAccepted', 'OrderRejected', 'OrderCancelled']);
-  if (r.kind === 'malformed') return context.error(`notifications: dropped a malformed event: ${r.reason}`);
-  if (r.kind === 'event') await notifyCustomer(r.event, services().notifications);
+  const r = receive(event, handledBy('customerNotifications'));
+  if (r.kind === 'ignored') return;
+  await consume('customerNotifications', event, r, {
+    work: (received) => notifyCustomer(received, services().notifications),
+    malformed: (reason) => context.error(`notifications: dropped a malformed event: ${reason}`),
+  });
 };
 
 export const orderNotifications = endpoint(orderNotificationsRoute, async ({ services, params }) => {

@@ -1,4 +1,5 @@
 import { InvocationContext } from '@azure/functions';
+import { processChangeFeedBatch } from '../app/changeFeedBatch';
 import { publishCommits } from '../app/publishing';
 import { services } from '../composition/services';
 
@@ -12,15 +13,17 @@ import { services } from '../composition/services';
  */
 export const eventGridRelay = async (documents: unknown[], context: InvocationContext): Promise<void> => {
   const eventing = services();
-  const result = await publishCommits(
-    documents as { kind?: string }[],
-    eventing.cloudEvents,
-    eventing.publisher,
-    eventing.deadLetters,
-    { warn: (m) => context.warn(m), error: (m) => context.error(m) },
-    context.retryContext,
-  );
-  context.debug(
-    `published ${result.published} CloudEvents, dead-lettered ${result.deadLettered}, parked ${result.parked} commit(s)`,
-  );
+  await processChangeFeedBatch(context.functionName, documents, async () => {
+    const result = await publishCommits(
+      documents as { kind?: string }[],
+      eventing.cloudEvents,
+      eventing.publisher,
+      eventing.deadLetters,
+      { warn: (m) => context.warn(m), error: (m) => context.error(m) },
+      context.retryContext,
+    );
+    context.debug(
+      `published ${result.published} CloudEvents, dead-lettered ${result.deadLettered}, parked ${result.parked} commit(s)`,
+    );
+  });
 };

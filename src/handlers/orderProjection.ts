@@ -1,4 +1,5 @@
 import { InvocationContext } from '@azure/functions';
+import { processChangeFeedBatch } from '../app/changeFeedBatch';
 import { FeedDocument, projectCommits } from '../app/projection';
 import { services } from '../composition/services';
 
@@ -11,6 +12,9 @@ import { services } from '../composition/services';
  */
 export const orderReadModelProjection = async (documents: unknown[], context: InvocationContext) => {
   const { readModel, store } = services();
-  const { applied, skipped } = await projectCommits(documents as FeedDocument[], readModel, store);
-  context.debug(`read model: ${applied} commits applied, ${skipped} already applied`);
+  // The log line inside the batch's span, so it carries the trace and span id.
+  await processChangeFeedBatch(context.functionName, documents, async () => {
+    const { applied, skipped } = await projectCommits(documents as FeedDocument[], readModel, store);
+    context.debug(`read model: ${applied} commits applied, ${skipped} already applied`);
+  });
 };

@@ -1,17 +1,23 @@
 import { InvocationContext } from '@azure/functions';
-import { checkStock, receive } from '../app/consumers';
+import { checkStock, consume, receive } from '../app/consumers';
+import { handledBy } from '../app/subscriptions';
 import { DomainError } from '../domain/decider';
 import { endpoint } from '../http/endpoint';
 import { stockDemandRoute } from '../http/routes';
 import { services } from '../composition/services';
 
-/** Event Grid subscriber (filter: ProductAddedToOrder): stock demand per product, flagged over stock. */
+/** Event Grid subscriber `stockCheck` (src/app/subscriptions.ts: ProductAddedToOrder): stock demand per product, flagged over stock. */
 export const stockCheck = async (event: unknown, context: InvocationContext) => {
-  const r = receive(event, ['ProductAddedToOrder']);
-  if (r.kind === 'malformed') return context.error(`stock check: dropped a malformed event: ${r.reason}`);
+  const r = receive(event, handledBy('stockCheck'));
   if (r.kind === 'ignored') return;
-  const result = await checkStock(r.event, services().stockDemand);
-  if (result.note) context.warn(`stock check: ${result.note}`);
+  await consume('stockCheck', event, r, {
+    work: async (received) => {
+      const result = await checkStock(received, services().stockDemand);
+      if (result.note) context.warn(`stock check: ${result.note}`);
+      return result;
+    },
+    malformed: (reason) => context.error(`stock check: dropped a malformed event: ${reason}`),
+  });
 };
 
 export const stockDemand = endpoint(stockDemandRoute, async ({ services, params }) => {

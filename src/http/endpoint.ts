@@ -2,6 +2,7 @@ import { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functio
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { DomainError } from '../domain/decider';
+import { Id } from '../domain/ids';
 import { MoneyFormatError } from '../domain/money';
 import { UnknownEventError } from '../domain/upcasters';
 import { EventTooLargeError } from '../app/orderService';
@@ -16,6 +17,9 @@ import { Access, actorOf, authenticate, authorize, Identity } from './identity';
 import { allowedOrigin, crossSiteGuard, preflight, withCors } from './cors';
 import { verifyDevelopmentToken } from '../composition/devSignIn';
 import { authModeOf, publicBaseUrl } from '../config/settings';
+import { SpanStatusCode } from '@opentelemetry/api';
+import { inSpan, withCommandSpan } from '../app/tracing';
+import { attributeNames } from '../shared/telemetryNames';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -239,7 +243,8 @@ export function endpoint<P extends z.ZodType, Q extends z.ZodType, B extends z.Z
   spec: RouteSpec<P, Q, B>,
   impl: (input: EndpointInput<Infer<P>, Infer<Q>, Infer<B>>) => Promise<HttpResponseInit>,
 ) {
-  return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+  const httpRoute = '/api/' + spec.route;
+  const handler = async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     let services: Services;
     try {
       services = getServices();
@@ -250,6 +255,30 @@ export function endpoint<P extends z.ZodType, Q extends z.ZodType, B extends z.Z
     if (request.method.toUpperCase() === 'OPTIONS') return preflight(request, allowed, methodsOf(spec.route));
     return withCors(await guarded(services, request, context), allowedOrigin(request, allowed));
   };
+  /*
+   * The HTTP function's span, named after the operation (its OpenAPI operationId), a child of the invocation's
+   * (the Functions host's request; the local host's): route, method, status, and, from OrderService.handle,
+   * the order, the command and its outcome. No query string, no header, no caller identity goes on it.
+   */
+  return (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> =>
+    inSpan(
+      spec.name,
+      { attributes: { [attributeNames.httpMethod]: request.method, [attributeNames.httpRoute]: httpRoute } },
+      (span) =>
+        withCommandSpan(span, async () => {
+          // Only a well-formed order id: a path segment is whatever the client sent.
+          const orderId = Id.safeParse((request.params as Record<string, unknown>).orderId);
+          if (orderId.success) span.setAttribute(attributeNames.orderId, orderId.data);
+          const res = await handler(request, context);
+          const status = res.status ?? 200;
+          span.setAttribute(attributeNames.httpStatus, status);
+          if (status >= 500) {
+            span.setStatus({ code: SpanStatusCode.ERROR });
+            span.setAttribute(attributeNames.errorType, String(status));
+          }
+          return res;
+        }),
+    );
 
   async function guarded(
     services: Services,

@@ -1,14 +1,10 @@
 import { Id } from '../domain/ids';
+import { AppRole, isAppRole } from '../shared/appRoles';
 
 /**
  * Who the caller is, and what a route lets them do. Pure: the token check is passed in, so every rule
  * here is unit-tested (test/http/identity.spec.ts) and `endpoint()` (endpoint.ts) applies them in one place.
  */
-
-/** The application's roles (Microsoft Entra ID app roles on Azure, `roles` of a development token locally). */
-export const appRoles = ['orders.read', 'orders.approve', 'orders.admin'] as const;
-export type AppRole = (typeof appRoles)[number];
-const isAppRole = (r: string): r is AppRole => (appRoles as readonly string[]).includes(r);
 
 /** A verified caller: an id (a customer's customerId), a display name, and the app roles they hold. */
 export interface Identity {

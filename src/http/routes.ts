@@ -346,3 +346,37 @@ export const acceptanceStatusRoute = define({
     ...commonErrors,
   },
 });
+
+export const funnelRoute = define({
+  name: 'getFunnel',
+  auth: { roles: ['orders.read', 'orders.admin'] },
+  method: 'GET',
+  route: 'analytics/funnel',
+  summary:
+    'Funnel over ordered event types: per step count, conversion, drop-off, median and p90 time to convert',
+  query: s.FunnelQuery,
+  responses: { 200: { description: 'The funnel.', schema: s.FunnelSchema }, 400: commonErrors[400] },
+});
+
+export const processMapRoute = define({
+  name: 'getProcessMap',
+  auth: { roles: ['orders.read', 'orders.admin'] },
+  method: 'GET',
+  route: 'analytics/process-map',
+  summary: 'Directly-follows graph of event types per order, with times per edge and the happy-path share',
+  query: s.ProcessMapQuery,
+  responses: { 200: { description: 'The process map.', schema: s.ProcessMapSchema }, 400: commonErrors[400] },
+});
+
+export const ocelRoute = define({
+  name: 'getOcel',
+  auth: { roles: ['orders.read', 'orders.admin'] },
+  method: 'GET',
+  route: 'analytics/ocel',
+  summary: 'The event log as an OCEL 2.0 object-centric event log (JSON), for a business-time range',
+  query: s.OcelQuery,
+  responses: {
+    200: { description: 'The OCEL 2.0 JSON log.', schema: s.OcelLogSchema },
+    400: commonErrors[400],
+  },
+});

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { Id } from '../domain/ids';
 import { isCurrency } from '../domain/money';
 import { orderStatuses } from '../domain/state';
+import { eventTypes } from '../domain/events';
 import { printable } from '../domain/text';
 
 /**
@@ -174,3 +175,150 @@ export const NotificationListSchema = z
     ),
   })
   .meta({ id: 'NotificationList' });
+
+// Analytics (issue 12, points 4 and 5): docs/analytics.md.
+
+const Instant = z.iso.datetime({ offset: true });
+const TimeBasisParam = z.enum(['business', 'recorded']).default('business').meta({
+  description: 'Which time of each event: business time (`occurredAt`) or recorded time (`recordedAt`).',
+});
+
+/** `from` before `to` when both are given; the error names `to`. */
+const orderedRange = (q: { from?: string; to?: string }, ctx: z.RefinementCtx) => {
+  if (q.from !== undefined && q.to !== undefined && Date.parse(q.from) >= Date.parse(q.to))
+    ctx.addIssue({ code: 'custom', path: ['to'], message: 'must be after from' });
+};
+
+const rangeFields = {
+  from: Instant.optional().meta({ description: 'ISO 8601 with zone; at or after (inclusive).' }),
+  to: Instant.optional().meta({ description: 'ISO 8601 with zone; before (exclusive).' }),
+};
+
+/** Seconds in a window unit. */
+const windowUnits = new Map([
+  ['s', 1],
+  ['m', 60],
+  ['h', 3600],
+  ['d', 86400],
+]);
+
+export const FunnelQuery = z
+  .strictObject({
+    steps: z
+      .string()
+      .max(2000)
+      .transform((text) => text.split(','))
+      .pipe(
+        z
+          .array(z.enum(eventTypes, { message: `each step must be an event type: ${eventTypes.join(', ')}` }))
+          .min(1)
+          .max(20),
+      )
+      .optional()
+      .meta({
+        description:
+          'Event types in order, comma-separated (1-20). Default: ' +
+          'OrderCreated,ProductAddedToOrder,OrderSubmitted,OrderAccepted,OrderShipped,OrderDelivered.',
+      }),
+    ...rangeFields,
+    window: z
+      .string()
+      .regex(/^[1-9]\d{0,5}[smhd]$/, 'must be a whole number of s, m, h or d, such as 30d')
+      .transform((w) => Number(w.slice(0, -1)) * windowUnits.get(w.slice(-1))!)
+      .optional()
+      .meta({ description: 'Conversion window from the first step, such as `30d`, `12h`; default none.' }),
+    countBy: z.enum(['orders', 'customers']).default('orders'),
+    breakdown: z.enum(['referralCode', 'customerState', 'currency']).optional(),
+    time: TimeBasisParam,
+  })
+  .superRefine(orderedRange);
+
+export const ProcessMapQuery = z
+  .strictObject({ ...rangeFields, time: TimeBasisParam })
+  .superRefine(orderedRange);
+
+export const OcelQuery = z
+  .strictObject({
+    ...rangeFields,
+    format: z.enum(['json']).default('json').meta({
+      description: 'OCEL 2.0 JSON; the SQLite format is written by `npm run export -- ocel --format sqlite`.',
+    }),
+  })
+  .superRefine(orderedRange);
+
+const FunnelStepSchema = z.object({
+  step: z.number().int(),
+  eventType: z.string(),
+  count: z.number().int(),
+  conversionFromPrevious: z.number().nullable(),
+  conversionFromFirst: z.number().nullable(),
+  dropOff: z.number().int(),
+  medianSecondsToConvert: z.number().nullable(),
+  p90SecondsToConvert: z.number().nullable(),
+});
+
+export const FunnelSchema = z
+  .object({
+    countBy: z.enum(['orders', 'customers']),
+    time: z.enum(['business', 'recorded']),
+    steps: z.array(FunnelStepSchema),
+    breakdown: z.array(z.object({ key: z.string().nullable(), steps: z.array(FunnelStepSchema) })).optional(),
+  })
+  .meta({ id: 'Funnel' });
+
+export const ProcessMapSchema = z
+  .object({
+    time: z.enum(['business', 'recorded']),
+    orders: z.number().int(),
+    nodes: z.array(z.object({ eventType: z.string(), events: z.number().int(), orders: z.number().int() })),
+    edges: z.array(
+      z.object({
+        from: z.string(),
+        to: z.string(),
+        count: z.number().int(),
+        medianSeconds: z.number().nullable(),
+        p90Seconds: z.number().nullable(),
+      }),
+    ),
+    start: z.array(z.object({ eventType: z.string(), orders: z.number().int() })),
+    end: z.array(z.object({ eventType: z.string(), orders: z.number().int() })),
+    happyPath: z.object({
+      steps: z.array(z.string()),
+      orders: z.number().int(),
+      share: z.number().nullable(),
+    }),
+  })
+  .meta({ id: 'ProcessMap' });
+
+const OcelTypeSchema = z.object({
+  name: z.string(),
+  attributes: z.array(z.object({ name: z.string(), type: z.string() })),
+});
+const OcelRelationshipSchema = z.object({ objectId: z.string(), qualifier: z.string() });
+
+export const OcelLogSchema = z
+  .object({
+    eventTypes: z.array(OcelTypeSchema),
+    objectTypes: z.array(OcelTypeSchema),
+    events: z.array(
+      z.object({
+        id: z.string(),
+        type: z.string(),
+        time: z.string(),
+        attributes: z.array(z.object({ name: z.string(), value: z.string() })),
+        relationships: z.array(OcelRelationshipSchema),
+      }),
+    ),
+    objects: z.array(
+      z.object({
+        id: z.string(),
+        type: z.string(),
+        attributes: z.array(z.object({ name: z.string(), value: z.string(), time: z.string() })),
+        relationships: z.array(OcelRelationshipSchema),
+      }),
+    ),
+  })
+  .meta({
+    id: 'OcelLog',
+    description: 'An OCEL 2.0 object-centric event log (https://www.ocel-standard.org/).',
+  });

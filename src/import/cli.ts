@@ -2,6 +2,7 @@ import { createServices } from '../composition/services';
 import { runningHost } from '../adapters/sqlite/hostMarker';
 import { readSettings, SettingsError } from '../config/settings';
 import { checkOlistFolder, formatSummary, ImportInputError, importOlist } from './olist';
+import { runCommand } from '../shared/runCommand';
 
 /**
  * `npm run import -- olist <folder>`: imports the Olist sample into the event store under DATA_DIR (the
@@ -71,15 +72,8 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      const known = err instanceof ImportInputError || err instanceof SettingsError;
-      console.error(`error: ${known ? (err as Error).message : String((err as Error)?.stack ?? err)}`);
-      process.exitCode = 1;
-    },
+if (require.main === module)
+  runCommand(
+    () => main(process.argv.slice(2)),
+    (err) => err instanceof ImportInputError || err instanceof SettingsError,
   );
-}

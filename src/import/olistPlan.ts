@@ -14,6 +14,14 @@ export interface OlistOrderRow {
   order_delivered_customer_date: string;
 }
 
+/** One row of `olist_customers_dataset.csv` (the columns the import uses). */
+export interface OlistCustomerRow {
+  customer_id: string;
+  customer_state: string;
+}
+
+export const customerColumns: (keyof OlistCustomerRow)[] = ['customer_id', 'customer_state'];
+
 /** One row of `olist_order_items_dataset.csv`: one unit of one product. */
 export interface OlistItemRow {
   order_id: string;
@@ -82,7 +90,8 @@ const unavailableReason = 'unavailable';
 /**
  * Maps one Olist order and its item rows to the commands that replay it, in the order they happened:
  *
- * - CreateOrder, one AddProduct per product (item rows grouped by product: quantity = number of rows,
+ * - CreateOrder (with the customer's state from olist_customers_dataset.csv when the import has it), one
+ *   AddProduct per product (item rows grouped by product: quantity = number of rows,
  *   unit price = the row price in canonical BRL), SubmitOrder — all at the purchase time;
  * - by status: delivered → AcceptOrder (approval time), ShipOrder (carrier time), DeliverOrder (customer
  *   time); shipped → accept, ship; invoiced, processing, approved → accept; canceled → accept if approved,
@@ -95,7 +104,7 @@ const unavailableReason = 'unavailable';
  * Times are Brazil local time in the source and ISO 8601 UTC in the events (see localTime.ts).
  * @throws OlistRowError when a timestamp or price cannot be read
  */
-export function planOrder(row: OlistOrderRow, items: OlistItemRow[]): PlannedOrder {
+export function planOrder(row: OlistOrderRow, items: OlistItemRow[], customerState?: string): PlannedOrder {
   const orderId = row.order_id;
   const anomalies: AnomalyKind[] = [];
   const time = (field: keyof OlistOrderRow): string | undefined => {
@@ -128,7 +137,13 @@ export function planOrder(row: OlistOrderRow, items: OlistItemRow[]): PlannedOrd
   if (carrier && customer && customer < carrier) anomalies.push('deliveredBeforeCarrier');
 
   const commands: OrderCommand[] = [
-    { type: 'CreateOrder', customerId: row.customer_id, occurredAt: purchase, history: true },
+    {
+      type: 'CreateOrder',
+      customerId: row.customer_id,
+      ...(customerState ? { customerState } : {}),
+      occurredAt: purchase,
+      history: true,
+    },
   ];
   for (const line of groupLines(orderId, items)) {
     commands.push({ type: 'AddProduct', line, occurredAt: purchase, history: true });

@@ -15,6 +15,7 @@ import { FunctionsCore } from './functionsCore';
 import { LocalHttpServer } from './httpServer';
 import { Logger } from './logger';
 import { readLocalSettings } from './settings';
+import { startTelemetry, stopTelemetry } from '../telemetry/start';
 
 /** The folder holding package.json, searched upwards from this file. */
 export function appRoot(from = __dirname): string {
@@ -83,6 +84,8 @@ export async function startHost(core: FunctionsCore): Promise<RunningHost> {
   const settings = readSettings();
   const logger = new Logger(settings.LOG_LEVEL);
   forwardConsole(logger);
+  // Before the function files load, as src/index.ts does on Azure (docs/observability.md).
+  const telemetry = startTelemetry(settings, { error: (m) => logger.error('host', m) });
 
   // Listen first: the app's settings name this host's port (the topic endpoint, the public URL).
   const http = new LocalHttpServer(logger);
@@ -108,7 +111,7 @@ export async function startHost(core: FunctionsCore): Promise<RunningHost> {
         retryScale: local.LOCAL_RETRY_SCALE,
       }),
   );
-  await core.runHooks('appStart', { hookData: {}, appHookData: {} });
+  await core.runHooks('appStart', { hookData: {}, appHookData: core.appHookData });
   http.serveFunctions(core);
   durable.start(origin);
   const removeMarker =
@@ -135,6 +138,14 @@ export async function startHost(core: FunctionsCore): Promise<RunningHost> {
     'host',
     `Event Grid topic ${origin}/eventgrid/api/events → ${topic.topic.subscriptionNames.join(', ')}`,
   );
+  logger.info(
+    'host',
+    telemetry === 'otlp'
+      ? `telemetry: OTLP/HTTP to ${settings.OTEL_EXPORTER_OTLP_ENDPOINT}`
+      : telemetry === 'azure-monitor'
+        ? 'telemetry: Azure Monitor (APPLICATIONINSIGHTS_CONNECTION_STRING)'
+        : 'telemetry: off (set OTEL_EXPORTER_OTLP_ENDPOINT to send traces, metrics and logs to a collector)',
+  );
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
@@ -145,7 +156,9 @@ export async function startHost(core: FunctionsCore): Promise<RunningHost> {
       await http.close();
       await durable.stop();
       await topic.topic.stop();
-      await core.runHooks('appTerminate', { hookData: {}, appHookData: {} });
+      await core.runHooks('appTerminate', { hookData: {}, appHookData: core.appHookData });
+      // What is still buffered (the last batches' spans, the metrics) is exported before the exit.
+      await stopTelemetry();
       topic.db.close();
       await feedSource.close();
       removeMarker();

@@ -8,6 +8,7 @@ import { FunctionsCore, RegisteredFunction } from './functionsCore';
 import { createInvocationContext } from './invocation';
 import { Logger } from './logger';
 import { Router } from './router';
+import { inRequestSpan } from './tracing';
 
 const routePrefix = '/api';
 /** How long a draining server still answers (503) requests already on their way, in ms. */
@@ -525,10 +526,18 @@ export class LocalHttpServer {
       body: { bytes: body },
     });
     const fn = match.target;
-    const context = createInvocationContext(fn, this.logger, {
-      traceParent: req.headers.traceparent as string | undefined,
-    });
-    const result = (await fn.callback(request, context)) as HttpResponseInit | HttpResponse | undefined;
-    return send(res, result);
+    return inRequestSpan(
+      {
+        method,
+        route: `${routePrefix}/${String(fn.trigger.route ?? '')}`,
+        url,
+        headers: req.headers,
+      },
+      async (traceParent) => {
+        const context = createInvocationContext(fn, this.logger, { traceParent });
+        const result = (await fn.callback(request, context)) as HttpResponseInit | HttpResponse | undefined;
+        return send(res, result);
+      },
+    );
   }
 }

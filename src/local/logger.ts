@@ -1,19 +1,48 @@
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { format } from 'node:util';
 
 const levels = ['trace', 'debug', 'information', 'warning', 'error', 'critical', 'none'] as const;
 export type Level = (typeof levels)[number];
 
-/** The host's log: one line per entry, `time level [source] message`, filtered by a minimum level. */
+/** The trace and span a log line belongs to (W3C hex ids). */
+export interface Correlation {
+  traceId: string;
+  spanId: string;
+}
+
+/** The active span's ids (telemetry on, inside an invocation), or undefined. */
+export function activeCorrelation(): Correlation | undefined {
+  const sc = trace.getActiveSpan()?.spanContext();
+  return sc && isSpanContextValid(sc) ? { traceId: sc.traceId, spanId: sc.spanId } : undefined;
+}
+
+/**
+ * The host's log: one line per entry, `time level [source] message`, filtered by a minimum level. A line
+ * written inside an invocation carries its trace and span id after the source (`trace_id=… span_id=…`): the
+ * active span's when telemetry is on, else the invocation's trace context (an HTTP request's `traceparent`).
+ */
 export class Logger {
   constructor(
     private readonly minimum: Level = 'information',
     private readonly write: (line: string) => void = (line) => process.stdout.write(line + '\n'),
   ) {}
 
-  log(level: string, source: string, ...args: unknown[]): void {
+  /** True when a line of `level` is written. */
+  enabled(level: string): boolean {
     const rank = levels.indexOf(level as Level);
-    if (rank >= 0 && rank < levels.indexOf(this.minimum)) return;
-    this.write(`${new Date().toISOString()} ${level} [${source}] ${format(...args)}`);
+    return !(rank >= 0 && rank < levels.indexOf(this.minimum));
+  }
+
+  log(level: string, source: string, ...args: unknown[]): void {
+    this.logCorrelated(level, source, undefined, ...args);
+  }
+
+  /** A line with the active span's ids, else `fallback`'s. */
+  logCorrelated(level: string, source: string, fallback: Correlation | undefined, ...args: unknown[]): void {
+    if (!this.enabled(level)) return;
+    const ids = activeCorrelation() ?? fallback;
+    const correlation = ids ? `trace_id=${ids.traceId} span_id=${ids.spanId} ` : '';
+    this.write(`${new Date().toISOString()} ${level} [${source}] ${correlation}${format(...args)}`);
   }
 
   debug(source: string, ...args: unknown[]): void {

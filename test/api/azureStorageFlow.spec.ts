@@ -49,6 +49,9 @@ beforeAll(async () => {
       DEAD_LETTERS: 'blob',
       DEAD_LETTERS_STORAGE: azurite.connectionSetting,
       DEAD_LETTERS_CONTAINER: container,
+      // The event lake in Blob Storage too, as on Azure (EVENT_LAKE_STORAGE: Azurite's development storage).
+      EVENT_LAKE: 'blob',
+      EVENT_LAKE_STORAGE: azurite.connectionSetting,
       LOCAL_EVENTGRID_SUBSCRIPTIONS: subscriptions,
       APPROVAL_THRESHOLD: '1000.00',
     },

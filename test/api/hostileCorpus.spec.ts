@@ -123,6 +123,9 @@ function accessOf(route: RouteSpec, role: Role): Access {
     case 'listOrders':
       return has('orders.read') || has('orders.admin') ? 'full' : asCustomer('self');
     case 'getStockDemand':
+    case 'getFunnel':
+    case 'getProcessMap':
+    case 'getOcel':
       return has('orders.read') || has('orders.admin') ? 'full' : 'forbidden';
     case 'approveOrder':
       return has('orders.approve') ? 'full' : 'forbidden';
@@ -454,6 +457,33 @@ function badQueries(route: RouteSpec): [string, string][][] {
       ].map((v) => one('asOf', v)),
       both(['asOf', '2020-01-01T00:00:00Z'], ['asOf', '2021-01-01T00:00:00Z']),
     ];
+  if (route.name === 'getFunnel' || route.name === 'getProcessMap' || route.name === 'getOcel') {
+    const badTimes = ['2020-01-01', 'yesterday', '2020-13-01T00:00:00Z', '2020-01-01T00:00:00', '__proto__'];
+    return [
+      ...generic,
+      ...badTimes.flatMap((v) => [one('from', v), one('to', v)]),
+      both(['from', '2021-01-01T00:00:00Z'], ['to', '2020-01-01T00:00:00Z']),
+      both(['from', '2020-01-01T00:00:00Z'], ['from', '2021-01-01T00:00:00Z']),
+      ...(route.name === 'getOcel'
+        ? ['sqlite', 'xml', 'JSON', '__proto__'].map((v) => one('format', v))
+        : ['Business', 'wall', 'constructor'].map((v) => one('time', v))),
+      ...(route.name === 'getFunnel'
+        ? [
+            ...[
+              ',',
+              'OrderCreated,,OrderShipped',
+              'orderCreated',
+              '__proto__',
+              'toString',
+              'x'.repeat(2001),
+            ].map((v) => one('steps', v)),
+            ...['0d', '30', '1w', '-1d', '1.5h', '9999999d', 'constructor'].map((v) => one('window', v)),
+            ...['order', 'Customers', '__proto__'].map((v) => one('countBy', v)),
+            ...['customerId', 'state', '__proto__', 'hasOwnProperty'].map((v) => one('breakdown', v)),
+          ]
+        : []),
+    ];
+  }
   if (route.name === 'listOrders') {
     const token = (json: string) => b64url(json);
     return [

@@ -43,6 +43,21 @@ describe('the layers of src/, as ESLint enforces them', () => {
       "import '../functions/shared/changeFeedTrigger';",
       'src/handlers must not import src/functions',
     ],
+    [
+      'src/functions/probe.ts',
+      "import '../analytics/funnel/funnel';",
+      'src/functions must not import src/analytics',
+    ],
+    [
+      'src/functions/shared/probe.ts',
+      "import '../../analytics';",
+      'src/functions must not import src/analytics',
+    ],
+    [
+      'src/analytics/funnel/probe.ts',
+      "import '../../adapters/ocel/sqliteOcelWriter';",
+      'src/analytics must not import src/adapters',
+    ],
   ])('refuses in %s: %s', async (file, line, message) => {
     expect((await restricted(file, line)).join('\n')).toContain(message);
   });
@@ -53,6 +68,8 @@ describe('the layers of src/, as ESLint enforces them', () => {
     ['src/app/probe.ts', "import '../ports/eventStore';"],
     ['src/composition/probe.ts', "import '../adapters/sqlite/database';"],
     ['src/functions/probe.ts', "import '../handlers/orders';"],
+    // A file named like a folder is not that folder.
+    ['src/functions/probe.ts', "import '../handlers/analytics';"],
     ['src/local/probe.ts', "import '../adapters/sqlite/database';"],
   ])('allows in %s: %s', async (file, line) => {
     expect(await restricted(file, line)).toEqual([]);

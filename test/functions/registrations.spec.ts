@@ -46,15 +46,22 @@ const activity = (name: string): Expected => ({ kind: 'activity', name });
 
 /**
  * Every function of the app, by the file of src/functions that registers it (counted from the sources):
- * 15 http routes, 4 change-feed functions, 2 Event Grid functions, the orchestration and its 5 activities.
+ * 18 http routes, 6 change-feed functions, 2 Event Grid functions, the orchestration and its 5 activities.
  * HTTP names, methods and routes come from the route specs (src/http/routes.ts). The other names are written
  * out, and so are the lease prefixes: on Azure a renamed activity or orchestration breaks the instances in
  * flight, whose history names it, and a changed lease prefix makes its function (startFromBeginning) process
  * the whole event history again.
  */
 const registrations: Record<string, Expected[]> = {
+  'analytics.js': [
+    http(routes.funnelRoute),
+    http(routes.processMapRoute),
+    http(routes.ocelRoute),
+    changeFeed('orderJourneyProjection', 'orderJourney-'),
+  ],
   'customerNotifications.js': [eventGrid('customerNotifications'), http(routes.orderNotificationsRoute)],
   'eventGridRelay.js': [changeFeed('eventGridRelay', 'eventGrid-')],
+  'eventLake.js': [changeFeed('eventLake', 'eventLake-')],
   'eventSchemas.js': [http(routes.eventSchemaRoute)],
   'health.js': [http(routes.healthRoute), http(routes.openApiRoute)],
   'orderAcceptance.js': [
@@ -123,7 +130,7 @@ describe('the built app loaded as the Functions host loads it on Azure (fresh pr
     const counts = Object.fromEntries(
       (Object.keys(triggerTypes) as Expected['kind'][]).map((k) => [k, byKind(k).length]),
     );
-    expect(counts).toEqual({ http: 15, cosmosDB: 4, eventGrid: 2, orchestration: 1, activity: 5 });
+    expect(counts).toEqual({ http: 18, cosmosDB: 6, eventGrid: 2, orchestration: 1, activity: 5 });
     expect(report.functions.map((f) => f.name).sort()).toEqual([...expectedByName.keys()].sort());
     for (const fn of report.functions) {
       const expected = expectedByName.get(fn.name)!;
@@ -221,7 +228,7 @@ describe('the built app loaded as the Functions host loads it on Azure (fresh pr
 describe('one setting names the database of the app and of its change-feed triggers', () => {
   it('every cosmosDB trigger reads its database from the very setting the settings schema reads', () => {
     const triggers = byKind('cosmosDB');
-    expect(triggers).toHaveLength(4);
+    expect(triggers).toHaveLength(6);
     for (const fn of triggers) expect(fn.trigger.databaseName, fn.name).toBe(`%${cosmosDatabaseSetting}%`);
     expect(readSettings({ ...azureAppSettings, [cosmosDatabaseSetting]: 'x' }).COSMOS_DATABASE).toBe('x');
   });

@@ -233,7 +233,14 @@ describe.skipIf(!haveData)('Olist import (real sample)', () => {
         orderId,
       ).toEqual(expectedEvents(row));
       expect(events[0].occurredAt).toBe(brazilToUtc(row.order_purchase_timestamp));
-      expect(events[0].data).toEqual({ customerId: row.customer_id });
+      // The customer's state comes from the customers file (the funnel's breakdown by state).
+      const customer = readCsv<{ customer_id: string; customer_state: string }>(
+        'olist_customers_dataset.csv',
+      ).find((c) => c.customer_id === row.customer_id);
+      expect(events[0].data).toEqual({
+        customerId: row.customer_id,
+        customerState: customer!.customer_state,
+      });
       for (const e of events) expect(e.metadata).toEqual({ actor: 'import:olist', correlationId: orderId });
       const when = (type: string) => events.find((e) => e.type === type)?.occurredAt;
       if (row.order_status === 'delivered') {

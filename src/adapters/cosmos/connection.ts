@@ -89,6 +89,8 @@ export class CosmosConnection {
   readonly stockReservations: Container;
   /** Reservation id → product (partition key `/id`). */
   readonly reservationIndex: Container;
+  /** Order journeys of the funnel and process map (partition key `/orderId`). */
+  readonly journeys: Container;
 
   constructor(
     readonly client: CosmosClient,
@@ -103,6 +105,7 @@ export class CosmosConnection {
     this.stockDemand = this.database.container(cosmosNames.stockDemand.id);
     this.stockReservations = this.database.container(cosmosNames.stockReservations.id);
     this.reservationIndex = this.database.container(cosmosNames.reservationIndex.id);
+    this.journeys = this.database.container(cosmosNames.journeys.id);
   }
 
   /** Opens a client. No request is sent until the first operation. */

@@ -14,6 +14,7 @@ export const cosmosNames = {
   stockDemand: { id: 'stockDemand', partitionKey: '/productId' },
   stockReservations: { id: 'stockReservations', partitionKey: '/productId' },
   reservationIndex: { id: 'stockReservationIndex', partitionKey: '/id' },
+  journeys: { id: 'orderJourneys', partitionKey: '/orderId' },
 } as const;
 
 /** Prefix of the app setting group of the Cosmos DB connection (`COSMOS__accountEndpoint` on Azure). */
@@ -116,6 +117,9 @@ export const idempotencyTtlSeconds = 24 * 60 * 60;
  *   and attempt counters of that product; a reservation and the stock it takes are one batch.
  * - `stockReservationIndex` (`/id`): reservation id → product, because the port releases and reads a
  *   reservation by its id alone; one point read finds the product's partition.
+ * - `orderJourneys` (`/orderId`): per order, its journey (event types and times), written by the
+ *   `orderJourneyProjection` change-feed function and read whole by the funnel and process-map routes
+ *   (src/adapters/cosmos/cosmosJourneyStore.ts); point reads and a full scan, so nothing is indexed.
  * None has a time to live: inbox entries must outlive any redelivery, and reservations and notifications are
  * business records.
  */
@@ -155,6 +159,11 @@ export function cosmosContainerDefinitions(): ContainerDefinition[] {
     {
       id: cosmosNames.reservationIndex.id,
       partitionKey: largeKey(cosmosNames.reservationIndex.partitionKey),
+      indexingPolicy: pointReadIndexingPolicy,
+    },
+    {
+      id: cosmosNames.journeys.id,
+      partitionKey: largeKey(cosmosNames.journeys.partitionKey),
       indexingPolicy: pointReadIndexingPolicy,
     },
   ];

@@ -7,6 +7,8 @@ import { FunctionsCore, RegisteredFunction } from '../functionsCore';
 import { readBody } from '../httpServer';
 import { createInvocationContext } from '../invocation';
 import { Logger } from '../logger';
+import { instrument } from '../../shared/instruments';
+import { attributeNames, metricDefinitions } from '../../shared/telemetryNames';
 import { cloudEventJson, CloudEventJson } from './cloudEventFormat';
 import { Delivery, DeliveryQueue } from './deliveries';
 import { noRetryStatuses, retryDelayMs, WebhookSubscription } from './subscriptions';
@@ -302,8 +304,16 @@ export class LocalEventGridTopic {
     } catch (err) {
       outcome = { ok: false, error: err instanceof Error ? err.message : String(err) };
     }
+    const count = (result: 'delivered' | 'retry' | 'dead-lettered', status?: number) =>
+      instrument(metricDefinitions.localDeliveries).add(1, {
+        [attributeNames.messagingSubscription]: d.subscription,
+        [attributeNames.destinationKind]: target.kind,
+        [attributeNames.deliveryOutcome]: result,
+        ...(status !== undefined ? { [attributeNames.httpStatus]: status } : {}),
+      });
     if (outcome.ok) {
       this.queue.done(d.deliveryId);
+      count('delivered');
       return;
     }
     const final =
@@ -323,9 +333,11 @@ export class LocalEventGridTopic {
         event: JSON.parse(d.event),
       });
       this.queue.done(d.deliveryId);
+      count('dead-lettered', outcome.status);
       this.logger.warn('eventgrid', `dead-lettered ${d.eventId} for ${d.subscription}: ${reason}`);
       return;
     }
+    count('retry', outcome.status);
     this.logger.warn(
       'eventgrid',
       `delivery of ${d.eventId} to ${d.subscription} failed (attempt ${attempts}): ${outcome.error}; next in ${Math.round((next - Date.now()) / 1000)} s`,

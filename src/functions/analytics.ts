@@ -1,0 +1,14 @@
+import { app } from '@azure/functions';
+import { funnelRoute, ocelRoute, processMapRoute } from '../http/routes';
+import { funnel, ocel, orderJourneyProjection, processMap } from '../handlers/analytics';
+import { eventsChangeFeed } from './shared/changeFeedTrigger';
+import { httpFunction } from './shared/httpFunction';
+
+httpFunction(funnelRoute, funnel);
+httpFunction(processMapRoute, processMap);
+httpFunction(ocelRoute, ocel);
+
+app.cosmosDB('orderJourneyProjection', {
+  ...eventsChangeFeed('orderJourney-'),
+  handler: orderJourneyProjection,
+});

@@ -44,7 +44,7 @@ export const securitySchemes = {
     bearerFormat: 'JWT',
     description:
       'Local development sign-in (AUTH_MODE=development, never on Azure): a token from `npm run token -- --sub <id> ' +
-      '[--role orders.read|orders.approve|orders.admin]`, signed with the key of the data folder.',
+      '[--role orders.read|orders.approve|orders.admin|orders.import]`, signed with the key of the data folder.',
   }).name,
   appServicePrincipal: registry.registerComponent('securitySchemes', 'appServicePrincipal', {
     type: 'apiKey',
@@ -378,5 +378,24 @@ export const ocelRoute = define({
   responses: {
     200: { description: 'The OCEL 2.0 JSON log.', schema: s.OcelLogSchema },
     400: commonErrors[400],
+  },
+});
+
+export const importOrdersRoute = define({
+  name: 'importOrders',
+  auth: { roles: ['orders.import'] },
+  method: 'POST',
+  route: 'import/orders',
+  summary:
+    'Load orders with their history and business times (a trusted importer); idempotent, no acceptance started',
+  body: s.ImportOrdersBody,
+  responses: {
+    200: {
+      description:
+        'Per order: `imported`, `alreadyPresent` (nothing added) or `refused` with the reason; with the anomalies.',
+      schema: s.ImportOrdersResultSchema,
+    },
+    400: commonErrors[400],
+    413: writeErrors[413],
   },
 });

@@ -322,3 +322,100 @@ export const OcelLogSchema = z
     id: 'OcelLog',
     description: 'An OCEL 2.0 object-centric event log (https://www.ocel-standard.org/).',
   });
+
+// History over HTTP for a trusted importer (issue 12, point 7): src/handlers/orderImport.ts.
+
+/** Most orders in one bulk import request (and the body stays under 1 MB). */
+export const maxImportBatch = 100;
+
+const BusinessTime = z.iso
+  .datetime({ offset: true })
+  .transform((t) => new Date(t).toISOString())
+  .meta({
+    description: 'Business time, ISO 8601 with zone; stored in UTC.',
+    example: '2017-10-02T13:56:33Z',
+  });
+
+const ImportedLine = z.strictObject({
+  productId: IdParam,
+  quantity: z.number().int().positive().max(1_000_000),
+  unitPrice: DecimalString,
+  currency: CurrencyCode,
+  sellerId: IdParam.optional(),
+});
+
+const ImportedOrder = z
+  .strictObject({
+    orderId: IdParam,
+    customerId: IdParam,
+    customerState: z
+      .string()
+      .regex(/^[A-Za-z0-9-]{1,16}$/, 'must be 1-16 letters, digits or "-" (a region code such as "SP")')
+      .optional(),
+    referralCode: IdParam.optional(),
+    createdAt: BusinessTime,
+    lines: z.array(ImportedLine).max(1000).default([]).meta({ description: 'Added at `createdAt`.' }),
+    submittedAt: BusinessTime.optional(),
+    acceptedAt: BusinessTime.optional(),
+    rejectedAt: BusinessTime.optional(),
+    rejectionReason: Reason.pipe(z.string().max(1000)).optional(),
+    shippedAt: BusinessTime.optional(),
+    deliveredAt: BusinessTime.optional(),
+    cancelledAt: BusinessTime.optional(),
+    cancellationReason: Reason.pipe(z.string().max(1000)).optional(),
+  })
+  .superRefine((o, ctx) => {
+    const need = (field: keyof typeof o, when: boolean, message: string) => {
+      if (when && o[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message });
+    };
+    for (const later of ['acceptedAt', 'rejectedAt', 'shippedAt', 'deliveredAt', 'cancelledAt'] as const)
+      need(later, o.submittedAt === undefined, 'needs submittedAt: only a submitted order goes further');
+    need('deliveredAt', o.shippedAt === undefined, 'needs shippedAt: only a shipped order is delivered');
+    for (const other of ['acceptedAt', 'shippedAt', 'deliveredAt', 'cancelledAt'] as const)
+      need(other, o.rejectedAt !== undefined, 'a rejected order goes no further');
+    need('rejectionReason', o.rejectedAt === undefined, 'only with rejectedAt');
+    need('cancellationReason', o.cancelledAt === undefined, 'only with cancelledAt');
+  })
+  .meta({
+    id: 'ImportedOrder',
+    description:
+      'One order with its history: created (with its lines) at `createdAt`, then each step that happened at ' +
+      'its business time. Times may be out of order (reported as anomalies, as the file imports do).',
+  });
+
+export const ImportOrdersBody = z
+  .strictObject({
+    orders: z
+      .array(ImportedOrder)
+      .min(1)
+      .max(maxImportBatch)
+      .superRefine((orders, ctx) => {
+        const seen = new Set<string>();
+        orders.forEach((o, i) => {
+          if (seen.has(o.orderId))
+            ctx.addIssue({ code: 'custom', path: [i, 'orderId'], message: 'appears twice in the batch' });
+          seen.add(o.orderId);
+        });
+      }),
+  })
+  .meta({ id: 'ImportOrdersRequest' });
+
+export const ImportOrdersResultSchema = z
+  .object({
+    importer: z.string().meta({ description: 'The actor recorded on every imported event: `import:<id>`.' }),
+    imported: z.number().int(),
+    alreadyPresent: z.number().int(),
+    refused: z.number().int(),
+    eventsAppended: z.number().int(),
+    orders: z.array(
+      z.object({
+        orderId: z.string(),
+        outcome: z.enum(['imported', 'alreadyPresent', 'refused']),
+        eventsAppended: z.number().int(),
+        reason: z.string().optional(),
+        anomalies: z.array(z.string()),
+        refusedCommands: z.array(z.string()).optional(),
+      }),
+    ),
+  })
+  .meta({ id: 'ImportOrdersResult' });

@@ -1,45 +1,56 @@
 import { createServices } from '../composition/services';
 import { runningHost } from '../adapters/sqlite/hostMarker';
 import { readSettings, SettingsError } from '../config/settings';
-import { checkOlistFolder, formatSummary, ImportInputError, importOlist } from './olist';
+import { checkOlistFolder, formatSummary, ImportInputError, ImportOptions, importOlist } from './olist';
+import { checkOnlineRetailFolder, formatRetailSummary, importOnlineRetail } from './onlineRetail';
 import { runCommand } from '../shared/runCommand';
 
 /**
- * `npm run import -- olist <folder>`: imports the Olist sample into the event store under DATA_DIR (the
+ * `npm run import -- olist <folder>` (or `online-retail <folder>`): imports the Olist sample (or the UCI
+ * Online Retail invoices) into the event store under DATA_DIR (the
  * same settings as the host) and fills the read model. Progress goes to stderr, the summary to stdout.
  * Exit code 0 on success, 1 on bad arguments, a missing folder or any failure.
  */
 
-const usage = `usage: npm run import -- olist <folder>
-  olist <folder>   import olist_orders_dataset.csv and olist_order_items_dataset.csv from <folder>
+const usage = `usage: npm run import -- olist|online-retail <folder>
+  olist <folder>           import olist_orders_dataset.csv and olist_order_items_dataset.csv from <folder>
+  online-retail <folder>   import online_retail_non_uk.csv (UCI Online Retail invoices) from <folder>
 The store is the one under DATA_DIR (default ./.data), as for npm start.`;
 
 class UsageError extends Error {}
 
-export function parseArgs(argv: string[]): { source: 'olist'; folder: string } {
+const sources = ['olist', 'online-retail'] as const;
+type Source = (typeof sources)[number];
+
+export function parseArgs(argv: string[]): { source: Source; folder: string } {
   if (argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h')) throw new UsageError('');
   const [source, folder, ...rest] = argv;
-  if (source !== 'olist') {
+  if (!sources.includes(source as Source)) {
     throw new UsageError(
-      source === undefined ? 'no source given' : `unknown source "${source}" (only "olist" exists)`,
+      source === undefined
+        ? 'no source given'
+        : `unknown source "${source}" (${sources.map((s) => `"${s}"`).join(' or ')})`,
     );
   }
   if (!folder) throw new UsageError('no folder given');
   if (rest.length) throw new UsageError(`unexpected argument(s): ${rest.join(' ')}`);
-  return { source, folder };
+  return { source: source as Source, folder };
 }
 
 async function main(argv: string[]): Promise<number> {
   let folder: string;
+  let source: Source;
   try {
-    ({ folder } = parseArgs(argv));
+    ({ source, folder } = parseArgs(argv));
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     if (err.message) console.error(`error: ${err.message}`);
     console.error(usage);
     return 1;
   }
-  checkOlistFolder(folder); // before opening the store, which would create DATA_DIR
+  // before opening the store, which would create DATA_DIR
+  if (source === 'olist') checkOlistFolder(folder);
+  else checkOnlineRetailFolder(folder);
   const settings = readSettings();
   const host = settings.EVENT_STORE === 'sqlite' ? runningHost(settings.DATA_DIR) : undefined;
   if (host) {
@@ -51,16 +62,25 @@ async function main(argv: string[]): Promise<number> {
   }
   const services = createServices(settings);
   try {
-    console.error(`importing Olist from ${folder} into ${settings.DATA_DIR}`);
-    const summary = await importOlist(folder, services, {
+    const options: ImportOptions = {
       onProgress: (p) =>
         console.error(
           `  ${p.ordersDone.toLocaleString('en-US')} orders, ${p.eventsAppended.toLocaleString('en-US')} events, ` +
             `${Math.round(p.eventsPerSecond).toLocaleString('en-US')} events/s`,
         ),
       pauseMs: host ? 1 : 0,
-    });
-    console.log(formatSummary(summary));
+    };
+    console.error(
+      `importing ${source === 'olist' ? 'Olist' : 'Online Retail'} from ${folder} into ${settings.DATA_DIR}`,
+    );
+    let summary;
+    if (source === 'olist') {
+      summary = await importOlist(folder, services, options);
+      console.log(formatSummary(summary));
+    } else {
+      summary = await importOnlineRetail(folder, services, options);
+      console.log(formatRetailSummary(summary));
+    }
     const { refusedCommands, invalidRow } = summary.anomalies;
     if (refusedCommands + invalidRow === 0) return 0;
     console.error(

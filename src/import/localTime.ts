@@ -59,17 +59,12 @@ export function localToUtcIso(local: string, timeZone: string): string {
   if (check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) {
     throw new LocalTimeFormatError(`"${local}" is not a valid date and time`);
   }
-  // First guess: the offset in force at the wall-clock reading taken as UTC; then correct once if the
-  // instant it gives lies on the other side of a transition.
-  const first = zoneOffsetMs(timeZone, wall);
-  let utc = wall - first;
-  const second = zoneOffsetMs(timeZone, utc);
-  if (second !== first) {
-    const candidate = wall - second;
-    // Consistent only when the local time exists with the second offset; in a gap neither is, and the
-    // first guess (the pre-transition offset) moves the time forward by the gap.
-    if (zoneOffsetMs(timeZone, candidate) === second) utc = candidate;
-  }
+  // The offsets in force a day before and a day after; those consistent with the reading are its instants:
+  // two in a repeated hour (the earlier, larger offset wins), none in a gap (the smaller, pre-transition
+  // offset moves the time forward by the gap). Works on either side of Greenwich.
+  const around = [zoneOffsetMs(timeZone, wall - 86_400_000), zoneOffsetMs(timeZone, wall + 86_400_000)];
+  const valid = around.filter((o) => zoneOffsetMs(timeZone, wall - o) === o);
+  const utc = wall - (valid.length ? Math.max(...valid) : Math.min(...around));
   return new Date(utc).toISOString();
 }
 

@@ -1,3 +1,4 @@
+import { historyAnomalyLabels, historyCommands, OrderHistory, timeOrderAnomalies } from '../app/history';
 import { OrderCommand } from '../domain/decider';
 import { Id } from '../domain/ids';
 import { canonicalAmount } from '../domain/money';
@@ -50,16 +51,7 @@ export const itemColumns: (keyof OlistItemRow)[] = [
 
 /** What the import reports, each kind with a count; the labels are the summary's wording. */
 export const anomalyLabels = {
-  deliveredWithoutApproval:
-    'delivered without an approval time (shipped from submitted; no acceptance invented)',
-  shippedWithoutApproval: 'shipped without an approval time (shipped from submitted; no acceptance invented)',
-  approvalBeforePurchase: 'approved before the purchase',
-  carrierBeforePurchase: 'handed to the carrier before the purchase',
-  carrierBeforeApproval: 'handed to the carrier before approval',
-  deliveredBeforeCarrier: 'delivered to the customer before handed to the carrier',
-  cancelledAfterCarrier: 'cancelled after reaching the carrier',
-  cancelledAfterDelivery: 'cancelled after delivery to the customer (not recorded as delivered)',
-  withoutItems: 'orders without items (submitted empty)',
+  ...historyAnomalyLabels,
   missingTimestamp: 'status needs a time the row lacks (latest earlier time used)',
   ignoredTimestamp: 'times the status does not use (e.g. carrier time of an unavailable order)',
   unknownStatus: 'unknown status (created and submitted only)',
@@ -131,25 +123,17 @@ export function planOrder(row: OlistOrderRow, items: OlistItemRow[], customerSta
   const carrier = time('order_delivered_carrier_date');
   const customer = time('order_delivered_customer_date');
 
-  if (approved && approved < purchase) anomalies.push('approvalBeforePurchase');
-  if (carrier && carrier < purchase) anomalies.push('carrierBeforePurchase');
-  if (approved && carrier && carrier < approved) anomalies.push('carrierBeforeApproval');
-  if (carrier && customer && customer < carrier) anomalies.push('deliveredBeforeCarrier');
-
-  const commands: OrderCommand[] = [
-    {
-      type: 'CreateOrder',
-      customerId: row.customer_id,
-      ...(customerState ? { customerState } : {}),
-      occurredAt: purchase,
-      history: true,
-    },
-  ];
-  for (const line of groupLines(orderId, items)) {
-    commands.push({ type: 'AddProduct', line, occurredAt: purchase, history: true });
-  }
-  if (items.length === 0) anomalies.push('withoutItems');
-  commands.push({ type: 'SubmitOrder', occurredAt: purchase, history: true });
+  anomalies.push(
+    ...timeOrderAnomalies({ created: purchase, accepted: approved, shipped: carrier, delivered: customer }),
+  );
+  const history: OrderHistory = {
+    orderId,
+    customerId: row.customer_id,
+    ...(customerState ? { customerState } : {}),
+    createdAt: purchase,
+    lines: groupLines(orderId, items),
+    submittedAt: purchase,
+  };
 
   /** The latest of the known times up to now, for a step whose own time is missing. */
   const latest = (...times: (string | undefined)[]): string =>
@@ -159,8 +143,6 @@ export function planOrder(row: OlistOrderRow, items: OlistItemRow[], customerSta
     anomalies.push('missingTimestamp');
     return latest(...earlier);
   };
-  const accept = (at: string) => commands.push({ type: 'AcceptOrder', occurredAt: at, history: true });
-  const ship = (at: string) => commands.push({ type: 'ShipOrder', occurredAt: at, history: true });
   const ignore = (...times: (string | undefined)[]) => {
     for (const t of times) if (t) anomalies.push('ignoredTimestamp');
   };
@@ -168,56 +150,33 @@ export function planOrder(row: OlistOrderRow, items: OlistItemRow[], customerSta
   switch (row.order_status) {
     case 'delivered':
     case 'shipped':
-      if (approved) accept(approved);
-      else
-        anomalies.push(
-          row.order_status === 'delivered' ? 'deliveredWithoutApproval' : 'shippedWithoutApproval',
-        );
-      ship(orElse(carrier, approved));
-      if (row.order_status === 'delivered') {
-        commands.push({
-          type: 'DeliverOrder',
-          occurredAt: orElse(customer, approved, carrier),
-          history: true,
-        });
-      } else {
-        ignore(customer);
-      }
+      history.acceptedAt = approved;
+      history.shippedAt = orElse(carrier, approved);
+      if (row.order_status === 'delivered') history.deliveredAt = orElse(customer, approved, carrier);
+      else ignore(customer);
       break;
     case 'invoiced':
     case 'processing':
     case 'approved':
-      accept(orElse(approved));
+      history.acceptedAt = orElse(approved);
       ignore(carrier, customer);
       break;
     case 'canceled':
-      if (approved) accept(approved);
-      if (carrier) {
-        ship(carrier);
-        anomalies.push('cancelledAfterCarrier');
-      }
-      if (customer) anomalies.push('cancelledAfterDelivery');
-      commands.push({
-        type: 'CancelOrder',
-        reason: cancelReason,
-        occurredAt: latest(approved, carrier, customer),
-        history: true,
-      });
+      history.acceptedAt = approved;
+      history.shippedAt = carrier;
+      history.deliveredAt = customer;
+      history.cancelled = { at: latest(approved, carrier, customer), reason: cancelReason };
       break;
     case 'unavailable':
-      commands.push({
-        type: 'RejectOrder',
-        reason: unavailableReason,
-        occurredAt: approved ?? purchase,
-        history: true,
-      });
+      history.rejected = { at: approved ?? purchase, reason: unavailableReason };
       ignore(carrier, customer);
       break;
     default:
       anomalies.push('unknownStatus');
       ignore(approved, carrier, customer);
   }
-  return { orderId, commands, anomalies };
+  const { commands, anomalies: lifecycle } = historyCommands(history);
+  return { orderId, commands, anomalies: [...anomalies, ...lifecycle] };
 }
 
 /** @throws OlistRowError when `value` is not an id as the event catalogue defines it (src/domain/ids.ts) */

@@ -1,5 +1,5 @@
 /** The application's roles (Microsoft Entra ID app roles on Azure, `roles` of a development token locally). */
-export const appRoles = ['orders.read', 'orders.approve', 'orders.admin'] as const;
+export const appRoles = ['orders.read', 'orders.approve', 'orders.admin', 'orders.import'] as const;
 export type AppRole = (typeof appRoles)[number];
 export const isAppRole = (r: string): r is AppRole => (appRoles as readonly string[]).includes(r);
 
@@ -20,5 +20,10 @@ export const appRoleDescriptions: Record<AppRole, { displayName: string; descrip
   'orders.admin': {
     displayName: 'Order administrator',
     description: 'Manages acceptance orchestrations and replays',
+  },
+  'orders.import': {
+    displayName: 'Order history importer',
+    description:
+      'Loads orders with their past business times through POST /api/import/orders (another system, an application)',
   },
 };

@@ -58,6 +58,10 @@ describe('order lines', () => {
     given(created, ...lines)
       .when({ type: 'AddProduct', line: { ...line, productId: 'p-new' }, occurredAt: at })
       .thenRefused('invalid', /at most 50 lines/);
+    // History records the source's order whatever its size (imported orders start no acceptance fan-out).
+    given(created, ...lines)
+      .when({ type: 'AddProduct', line: { ...line, productId: 'p-new' }, occurredAt: at, history: true })
+      .then({ type: 'ProductAddedToOrder', data: { ...line, productId: 'p-new' }, occurredAt: at });
     given(created, ...lines)
       .when({ type: 'AddProduct', line: { ...line, productId: 'p-7' }, occurredAt: at })
       .then({ type: 'ProductAddedToOrder', data: { ...line, productId: 'p-7' }, occurredAt: at });

@@ -152,8 +152,8 @@ describe('the deployable package (npm run package)', () => {
     expect(fromPackage.loadErrors).toEqual([]);
     expect(fromPackage.files).toEqual(result.functionFiles);
     expect(fromPackage.files).toEqual(fromDist.files);
-    // 18 http, 6 change feed, 2 Event Grid, the orchestration and 5 activities (the table of registrations.spec.ts).
-    expect(fromPackage.functions).toHaveLength(32);
+    // 19 http, 6 change feed, 2 Event Grid, the orchestration and 5 activities (the table of registrations.spec.ts).
+    expect(fromPackage.functions).toHaveLength(33);
     expect(fromPackage.functions.map(comparable)).toEqual(fromDist.functions.map(comparable));
     expect(fromPackage.hooks).toEqual({ appTerminate: 1, appStart: 1 });
     expect(fromPackage.libsql).toEqual({ requests: 0, requesters: [], loaded: [] });

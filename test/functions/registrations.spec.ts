@@ -46,7 +46,7 @@ const activity = (name: string): Expected => ({ kind: 'activity', name });
 
 /**
  * Every function of the app, by the file of src/functions that registers it (counted from the sources):
- * 18 http routes, 6 change-feed functions, 2 Event Grid functions, the orchestration and its 5 activities.
+ * 19 http routes, 6 change-feed functions, 2 Event Grid functions, the orchestration and its 5 activities.
  * HTTP names, methods and routes come from the route specs (src/http/routes.ts). The other names are written
  * out, and so are the lease prefixes: on Azure a renamed activity or orchestration breaks the instances in
  * flight, whose history names it, and a changed lease prefix makes its function (startFromBeginning) process
@@ -78,7 +78,12 @@ const registrations: Record<string, Expected[]> = {
   'orderItems.js': [http(routes.addItemRoute), http(routes.removeItemRoute)],
   'orderLifecycle.js': [http(routes.submitOrderRoute), http(routes.cancelOrderRoute)],
   'orderProjection.js': [changeFeed('orderReadModelProjection', 'orderReadModel-')],
-  'orders.js': [http(routes.createOrderRoute), http(routes.getOrderRoute), http(routes.listOrdersRoute)],
+  'orders.js': [
+    http(routes.createOrderRoute),
+    http(routes.getOrderRoute),
+    http(routes.listOrdersRoute),
+    http(routes.importOrdersRoute),
+  ],
   'stockCheck.js': [eventGrid('stockCheck'), http(routes.stockDemandRoute)],
   'stockRelease.js': [changeFeed('stockRelease', 'stockRelease-', true)],
 };
@@ -130,7 +135,7 @@ describe('the built app loaded as the Functions host loads it on Azure (fresh pr
     const counts = Object.fromEntries(
       (Object.keys(triggerTypes) as Expected['kind'][]).map((k) => [k, byKind(k).length]),
     );
-    expect(counts).toEqual({ http: 18, cosmosDB: 6, eventGrid: 2, orchestration: 1, activity: 5 });
+    expect(counts).toEqual({ http: 19, cosmosDB: 6, eventGrid: 2, orchestration: 1, activity: 5 });
     expect(report.functions.map((f) => f.name).sort()).toEqual([...expectedByName.keys()].sort());
     for (const fn of report.functions) {
       const expected = expectedByName.get(fn.name)!;

@@ -224,6 +224,12 @@ describe.skipIf(!haveData)('Olist import (real sample)', () => {
     ];
     expect(itemsOf.get(samples[0])).toHaveLength(21);
     const source = new Map(orders.map((o) => [o.order_id, o]));
+    const stateOf = new Map(
+      readCsv<{ customer_id: string; customer_state: string }>('olist_customers_dataset.csv').map((c) => [
+        c.customer_id,
+        c.customer_state,
+      ]),
+    );
     for (const orderId of samples) {
       const row = source.get(orderId)!;
       const items = itemsOf.get(orderId) ?? [];
@@ -234,12 +240,9 @@ describe.skipIf(!haveData)('Olist import (real sample)', () => {
       ).toEqual(expectedEvents(row));
       expect(events[0].occurredAt).toBe(brazilToUtc(row.order_purchase_timestamp));
       // The customer's state comes from the customers file (the funnel's breakdown by state).
-      const customer = readCsv<{ customer_id: string; customer_state: string }>(
-        'olist_customers_dataset.csv',
-      ).find((c) => c.customer_id === row.customer_id);
       expect(events[0].data).toEqual({
         customerId: row.customer_id,
-        customerState: customer!.customer_state,
+        customerState: stateOf.get(row.customer_id),
       });
       for (const e of events) expect(e.metadata).toEqual({ actor: 'import:olist', correlationId: orderId });
       const when = (type: string) => events.find((e) => e.type === type)?.occurredAt;

@@ -97,6 +97,12 @@ const layerRules = folders.map((folder) => ({
   },
 }));
 
+/** The dashboard's one way to the service is HTTP: web/ imports no module of src/ or dist/. */
+const webOnlyHttp = {
+  group: ['../../src', '../../src/**', '../../../src', '../../../src/**', '**/dist/**'],
+  message: 'web/ talks to the service over HTTP only: no import from src/ or dist/',
+};
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.data/**', 'bench-results/**'] },
   js.configs.recommended,
@@ -107,4 +113,24 @@ export default tseslint.config(
     },
   },
   ...layerRules,
+  // The dashboard (issue 13): browser code that reaches the service over HTTP only. It imports nothing of src/
+  // (nor of the build output), and nothing of Node.js but in its Vite config.
+  {
+    files: ['web/**/*.{ts,tsx,mts}'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [webOnlyHttp] }] },
+  },
+  {
+    files: ['web/src/**/*.{ts,tsx}'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            webOnlyHttp,
+            { group: ['node:*'], message: 'web/src runs in the browser: no Node.js module' },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -6,7 +6,7 @@ import { acceptanceInstanceId, CancellationNotice, orderCancelledEvent } from '.
 import { processChangeFeedBatch } from '../app/changeFeedBatch';
 import { FeedDocument } from '../app/projection';
 import { StoredEventRecord } from '../ports/eventStore';
-import { acceptanceDeps } from '../composition/services';
+import { acceptanceDeps, services } from '../composition/services';
 
 /** The library's own wording for an instance the extension does not know (DurableClient.getStatus). */
 const isNotFound = (err: unknown) => err instanceof Error && /HTTP 404/.test(err.message);
@@ -82,15 +82,20 @@ export async function releaseCancelledOrders(
  * the feed from the beginning, which also releases the stock of orders cancelled before it existed.
  */
 export const stockRelease = async (documents: unknown[], context: InvocationContext) => {
-  await processChangeFeedBatch(context.functionName, documents, async () => {
-    const { told, released } = await releaseCancelledOrders(
-      df.getClient(context),
-      acceptanceDeps(),
-      documents as FeedDocument[],
-    );
-    if (told.length) context.info(`acceptance told of the cancellation: ${told.join(', ')}`);
-    for (const [orderId, products] of released) {
-      context.info(`stock released for cancelled order ${orderId}: ${products.join(', ')}`);
-    }
-  });
+  await processChangeFeedBatch(
+    context.functionName,
+    documents,
+    async () => {
+      const { told, released } = await releaseCancelledOrders(
+        df.getClient(context),
+        acceptanceDeps(),
+        documents as FeedDocument[],
+      );
+      if (told.length) context.info(`acceptance told of the cancellation: ${told.join(', ')}`);
+      for (const [orderId, products] of released) {
+        context.info(`stock released for cancelled order ${orderId}: ${products.join(', ')}`);
+      }
+    },
+    services().feedProgress,
+  );
 };

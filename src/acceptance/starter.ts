@@ -3,6 +3,7 @@ import * as df from 'durable-functions';
 import { DurableClient } from 'durable-functions';
 import { acceptanceInstanceId, AcceptanceInput, acceptanceOrchestration, startsAcceptance } from './contract';
 import { processChangeFeedBatch } from '../app/changeFeedBatch';
+import { services } from '../composition/services';
 import { FeedDocument } from '../app/projection';
 import { currentTraceparent } from '../app/tracing';
 import { StoredEventRecord } from '../ports/eventStore';
@@ -91,9 +92,17 @@ async function startOnce(
  * the Event Grid relay; `retry` makes a failed batch run again instead of being skipped.
  */
 export const orderAcceptanceStarter = async (documents: unknown[], context: InvocationContext) => {
-  await processChangeFeedBatch(context.functionName, documents, async () => {
-    const { started, existing } = await startAcceptances(df.getClient(context), documents as FeedDocument[]);
-    if (started.length) context.info(`acceptance started: ${started.join(', ')}`);
-    if (existing.length) context.debug(`acceptance already there: ${existing.join(', ')}`);
-  });
+  await processChangeFeedBatch(
+    context.functionName,
+    documents,
+    async () => {
+      const { started, existing } = await startAcceptances(
+        df.getClient(context),
+        documents as FeedDocument[],
+      );
+      if (started.length) context.info(`acceptance started: ${started.join(', ')}`);
+      if (existing.length) context.debug(`acceptance already there: ${existing.join(', ')}`);
+    },
+    services().feedProgress,
+  );
 };

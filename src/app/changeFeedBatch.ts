@@ -1,5 +1,6 @@
 import { SpanKind } from '@opentelemetry/api';
 import { CommitDocument } from '../ports/eventStore';
+import { FeedProgressStore } from '../ports/feedProgress';
 import { instrument } from '../shared/instruments';
 import { attributeNames, metricDefinitions } from '../shared/telemetryNames';
 import { ambientLink, continuation, inSpan, spanContextOf } from './tracing';
@@ -14,14 +15,30 @@ const isCommit = (d: unknown): d is CommitDocument =>
  *   events' `traceparent`), the parent being that context when every commit of the batch comes from one trace
  *   (see `continuation`), so the batch shows in the command's own trace. The function's work runs inside it.
  * A batch without commits (only head documents) runs its work without a span.
+ * When the work succeeds and `progress` is given, the newest `recordedAt` of the batch is recorded there (the
+ * overview's change-feed lag); a failure to record is logged and does not fail the batch, which is done.
  */
-export function processChangeFeedBatch<T>(
+export async function processChangeFeedBatch<T>(
   consumer: string,
   documents: readonly unknown[],
   work: () => Promise<T>,
+  progress?: FeedProgressStore,
 ): Promise<T> {
   const commits = documents.filter(isCommit);
   if (commits.length === 0) return work();
+  const result = await observed(consumer, commits, work);
+  if (progress) {
+    const newest = commits.reduce((max, c) => (c.recordedAt > max ? c.recordedAt : max), '');
+    if (newest) {
+      await progress.record(consumer, newest).catch((err: unknown) => {
+        console.warn(`change feed ${consumer}: recording its progress failed: ${String(err)}`);
+      });
+    }
+  }
+  return result;
+}
+
+function observed<T>(consumer: string, commits: CommitDocument[], work: () => Promise<T>): Promise<T> {
   const now = Date.now();
   const lag = instrument(metricDefinitions.changeFeedConsumerLag);
   for (const commit of commits) {

@@ -1,6 +1,6 @@
-import { decide, DomainError, fold, OrderCommand } from '../domain/decider';
+import { decide, deciderVersion, DomainError, fold, OrderCommand } from '../domain/decider';
 import { currentSchemaVersion, eventDataSchemas, OrderEvent } from '../domain/events';
-import { OrderState } from '../domain/state';
+import { OrderState, reviveState } from '../domain/state';
 import { upcast } from '../domain/upcasters';
 import { jsonBytes, maxPublishableEventBytes } from '../ports/cloudEvents';
 import {
@@ -28,6 +28,18 @@ export interface LoadedOrder {
   state: OrderState;
   version: number;
   events: RecordedEvent[];
+  /** Business time of the last event read (`updatedAt` of the order's view); undefined when none was. */
+  updatedAt?: string;
+}
+
+/** An order's current state and version, as a command sees it (`OrderService.current`). */
+export interface CurrentOrder {
+  state: OrderState;
+  version: number;
+  /** Business time of the order's last event; undefined for an order that does not exist. */
+  updatedAt?: string;
+  /** Where the state came from: the head's snapshot, or a fold of the events (none kept, or a stale one). */
+  source: 'snapshot' | 'events';
 }
 
 export interface HandleOptions {
@@ -36,9 +48,38 @@ export interface HandleOptions {
   metadata?: EventMetadata;
 }
 
-export interface HandleResult extends LoadedOrder {
+export interface HandleResult {
+  state: OrderState;
+  version: number;
+  /**
+   * The order's latest events, not its whole stream (a command reads the head, not the stream): the events
+   * this command appended, or, when it appended none, the last stored event (none when the order does not
+   * exist). The last of them is the order's last event.
+   */
+  events: RecordedEvent[];
   /** Events this command appended; empty when it changed nothing. */
   appended: RecordedEvent[];
+  /** Business time of the order's last event (`updatedAt` of its view); undefined when it does not exist. */
+  updatedAt?: string;
+}
+
+/**
+ * The key of the snapshots this code writes and trusts (docs/adr/0015-snapshot-in-the-head.md): the fold's
+ * version (`deciderVersion`) and every event type's current schema version. A snapshot under another key was
+ * folded by other code (an older or newer deployment): it is ignored, the events are folded instead, and
+ * the result is kept in its place.
+ */
+export const snapshotSchema = `order-state.v${deciderVersion}.${fnv1a(
+  Object.entries(currentSchemaVersion)
+    .map(([type, v]) => `${type}@${v}`)
+    .sort()
+    .join(','),
+)}`;
+
+/** What the head's snapshot holds: the folded state and the business time of the last event folded. */
+interface OrderSnapshot {
+  state: OrderState;
+  updatedAt: string;
 }
 
 const maxConflictRetries = 25;
@@ -131,7 +172,10 @@ function assertPublishable(
 
 /**
  * The command handling every writer goes through (HTTP functions, the import, the orchestration's activities):
- * load the stream, decide, append with the loaded version as expected version.
+ * read the order's head (its version and the snapshot of its folded state, `current`), decide, append with that
+ * version as expected version and the state after the commit as the head's new snapshot, in one transaction
+ * (docs/adr/0015-snapshot-in-the-head.md). A command's cost does not grow with the order's stream; `load`, which
+ * folds the events (up to a version or a business time), is for reads that need them.
  *
  * Without an `expectedVersion` from the caller, a concurrent writer's commit makes the command re-run
  * against the new state (up to 25 times); with one, the caller's view is stale and the conflict surfaces.
@@ -153,7 +197,43 @@ export class OrderService {
   async load(orderId: string, options?: ReadStreamOptions): Promise<LoadedOrder> {
     const slice = await this.store.readStream(orderId, options);
     const domainEvents = slice.events.map(toDomainEvent);
-    return { state: fold(domainEvents), version: slice.version, events: slice.events };
+    return {
+      state: fold(domainEvents),
+      version: slice.version,
+      events: slice.events,
+      updatedAt: slice.events.at(-1)?.occurredAt,
+    };
+  }
+
+  /**
+   * An order's current state and version at the cost of one head read, whatever the length of its stream:
+   * the snapshot the head keeps, when it is at the head's version and of this code's {@link snapshotSchema}.
+   * Otherwise (no snapshot kept, one folded by other code, or none that fitted the store's item limit) the
+   * events are read and folded, and the result is kept in the head for the next command (when the head has
+   * not moved meanwhile). Exact either way: a snapshot is only ever written with the commit that reached its
+   * version, or at the version it was folded to.
+   * @throws UnknownEventError for events written by a newer version of the code
+   */
+  async current(orderId: string): Promise<CurrentOrder> {
+    const head = await this.store.readHead(orderId);
+    if (!head) return { state: fold([]), version: 0, source: 'events' };
+    const kept =
+      head.snapshot?.schema === snapshotSchema && head.snapshot.version === head.version
+        ? asOrderSnapshot(head.snapshot.state)
+        : undefined;
+    if (kept)
+      return { state: kept.state, version: head.version, updatedAt: kept.updatedAt, source: 'snapshot' };
+    const slice = await this.store.readStream(orderId);
+    const state = fold(slice.events.map(toDomainEvent));
+    const updatedAt = slice.events.at(-1)?.occurredAt;
+    if (updatedAt !== undefined) {
+      const snapshot: OrderSnapshot = { state, updatedAt };
+      // Only saves the next command a fold: a failure here must not fail this one.
+      await this.store
+        .saveSnapshot(orderId, { schema: snapshotSchema, version: slice.version, state: snapshot })
+        .catch(() => false);
+    }
+    return { state, version: slice.version, updatedAt, source: 'events' };
   }
 
   /**
@@ -194,40 +274,47 @@ export class OrderService {
     options: HandleOptions,
   ): Promise<HandleResult> {
     for (let attempt = 0; ; attempt++) {
-      const { loaded, events } = await inSpan(
+      const { current, events } = await inSpan(
         `decide ${command.type}`,
         {
           attributes: { [attributeNames.orderId]: orderId, [attributeNames.commandType]: command.type },
           expected: isAnswer,
         },
         async (span) => {
-          const loaded = await this.load(orderId);
-          span.setAttribute(attributeNames.expectedVersion, loaded.version);
-          if (options.expectedVersion !== undefined && options.expectedVersion !== loaded.version) {
-            if (!loaded.state.exists) throw new DomainError('not-found', 'order does not exist');
-            throw new WrongExpectedVersionError(orderId, options.expectedVersion, loaded.version);
+          const current = await this.current(orderId);
+          span.setAttribute(attributeNames.expectedVersion, current.version);
+          if (options.expectedVersion !== undefined && options.expectedVersion !== current.version) {
+            if (!current.state.exists) throw new DomainError('not-found', 'order does not exist');
+            throw new WrongExpectedVersionError(orderId, options.expectedVersion, current.version);
           }
-          const events = decide(command, loaded.state);
+          const events = decide(command, current.state);
           span.setAttribute(attributeNames.eventCount, events.length);
-          return { loaded, events };
+          return { current, events };
         },
       );
-      if (events.length === 0) return { ...loaded, appended: [] };
+      if (events.length === 0) {
+        const last = await this.lastEvent(orderId, current.version);
+        return {
+          state: current.state,
+          version: current.version,
+          events: last ? [last] : [],
+          appended: [],
+          updatedAt: current.updatedAt,
+        };
+      }
       assertValidEvents(events);
+      const state = fold(events, current.state);
+      const updatedAt = events[events.length - 1].occurredAt;
+      const snapshot: OrderSnapshot = { state, updatedAt };
       try {
-        const result = await this.append(orderId, loaded.version, events, options.metadata);
+        const result = await this.append(orderId, current.version, events, options.metadata, snapshot);
         const appended = result.commit.e.map((e, k) => ({
           ...e,
           orderId,
           version: result.commit.i + k + 1,
           recordedAt: result.commit.recordedAt,
         }));
-        return {
-          state: fold(events, loaded.state),
-          version: result.version,
-          events: [...loaded.events, ...appended],
-          appended,
-        };
+        return { state, version: result.version, events: appended, appended, updatedAt };
       } catch (err) {
         const retry =
           err instanceof WrongExpectedVersionError &&
@@ -236,6 +323,12 @@ export class OrderService {
         if (!retry) throw err;
       }
     }
+  }
+
+  /** The event at `version` (the order's last one when nothing was appended): one bounded read. */
+  private async lastEvent(orderId: string, version: number): Promise<RecordedEvent | undefined> {
+    if (version === 0) return undefined;
+    return (await this.store.readEvents(orderId, version - 1, 1)).events[0];
   }
 
   /**
@@ -248,6 +341,7 @@ export class OrderService {
     version: number,
     events: OrderEvent[],
     metadata: EventMetadata | undefined,
+    snapshot: OrderSnapshot,
   ) {
     const db = {
       [attributeNames.dbSystem]: this.telemetry.dbSystem,
@@ -269,7 +363,9 @@ export class OrderService {
       const records = events.map((e) => toRecord(e, withTraceContext(metadata, span)));
       assertPublishable(orderId, version, records, this.cloudEvents);
       const result = await context.with(trace.setSpan(context.active(), span), () =>
-        this.store.append(orderId, version, records),
+        this.store.append(orderId, version, records, {
+          snapshot: { schema: snapshotSchema, state: snapshot },
+        }),
       );
       span.setAttribute(attributeNames.streamVersion, result.version);
       return result;
@@ -285,6 +381,30 @@ export class OrderService {
       );
     }
   }
+}
+
+/**
+ * The snapshot a head holds, if it has the shape this code writes; anything else reads as none (and the
+ * events are folded instead). The reservations get their null prototype back (`reviveState`).
+ */
+function asOrderSnapshot(value: unknown): OrderSnapshot | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { state, updatedAt } = value as Partial<OrderSnapshot>;
+  if (typeof updatedAt !== 'string' || typeof state !== 'object' || state === null) return undefined;
+  if (typeof state.exists !== 'boolean' || typeof state.status !== 'string' || !Array.isArray(state.lines)) {
+    return undefined;
+  }
+  return { state: reviveState(state), updatedAt };
+}
+
+/** 32-bit FNV-1a of a string, as 8 hex digits: a short, stable key, not a security measure. */
+function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (let k = 0; k < text.length; k++) {
+    h ^= text.charCodeAt(k);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, '0');
 }
 
 /** How the append spans and metric name the store (`db.system.name`). */

@@ -9,10 +9,13 @@ import { importOlist } from '../import/olist';
 import { eventGridEndToEnd } from './eventGridBench';
 import { telemetryCost } from './telemetryBench';
 import { lakeWriters } from './lakeBench';
+import { commandCost } from './commandCostBench';
 
 /**
  * `npm run bench`: measures the embedded (SQLite) store and the Olist import on a fresh temporary
  * DATA_DIR each, prints the figures and writes them with machine information to bench-results/bench.json.
+ * `npm run bench -- <name> ...` runs only the benchmarks whose names contain one of the words (for example
+ * `command-cost`) and writes bench-results/bench.<words>.json, leaving the full run's file alone.
  *
  * To add a figure, add an entry to `benchmarks`: a name and a function returning measurements (or a
  * skip note when its input is absent).
@@ -154,6 +157,10 @@ const benchmarks: Benchmark[] = [
       ];
     },
   },
+  {
+    name: 'command-cost',
+    run: (s) => commandCost(s, undefined, (line) => console.error(line)),
+  },
   { name: 'append-1', run: async (s) => [await appendThroughput(s, 1)] },
   { name: 'append-10', run: async (s) => [await appendThroughput(s, 10)] },
   {
@@ -225,7 +232,10 @@ const round = (x: number) => Math.round(x * 100) / 100;
 async function main(): Promise<void> {
   const measurements: Measurement[] = [];
   const skipped: Skipped[] = [];
-  for (const bench of benchmarks) {
+  const only = process.argv.slice(2);
+  const selected = only.length ? benchmarks.filter((b) => only.some((w) => b.name.includes(w))) : benchmarks;
+  if (selected.length === 0) throw new Error(`no benchmark matches ${only.join(', ')}`);
+  for (const bench of selected) {
     // A fresh store per benchmark, so one's data does not slow the next.
     const dataDir = mkdtempSync(join(tmpdir(), `bench-${bench.name}-`));
     const services = createServices(readSettings({ DATA_DIR: dataDir, EVENT_STORE: 'sqlite', PORT: '0' }));
@@ -254,7 +264,10 @@ async function main(): Promise<void> {
   };
   const outDir = join(repoRoot, 'bench-results');
   mkdirSync(outDir, { recursive: true });
-  const outFile = join(outDir, 'bench.json');
+  const outFile = join(
+    outDir,
+    only.length ? `bench.${only.join('+').replace(/[^\w.+-]/g, '_')}.json` : 'bench.json',
+  );
   writeFileSync(outFile, JSON.stringify(report, null, 2) + '\n');
 
   const width = Math.max(...measurements.map((m) => m.name.length));

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { devSignInKey, signDevToken } from '../adapters/devSignIn';
 import { loadLocalSettings } from '../config/localSettingsFile';
 import { authModeOf, readSettings } from '../config/settings';
+import { appRoles } from '../shared/appRoles';
 
 /**
  * `npm run token -- --sub <id> [--role orders.read] [--role orders.approve] [--name "Alice"] [--ttl 8h]`:
@@ -11,9 +12,10 @@ import { authModeOf, readSettings } from '../config/settings';
  * development sign-in is off (`AUTH_MODE=appservice`, or on Azure).
  */
 
-const roleNames = ['orders.read', 'orders.approve', 'orders.admin'];
+// Every app role the API checks (src/shared/appRoles.ts), so each row of the README's role table can be tried.
+const roleNames: readonly string[] = appRoles;
 const usage =
-  'usage: npm run token -- --sub <id> [--role orders.read|orders.approve|orders.admin]... [--name <name>] [--ttl 8h]\n' +
+  'usage: npm run token -- --sub <id> [--role orders.read|orders.approve|orders.admin|orders.import]... [--name <name>] [--ttl 8h]\n' +
   '  a customer: --sub customer-42 (no role); an approver: --sub alice@example.com --role orders.approve;\n' +
   '  support: --sub bob@example.com --role orders.read';
 

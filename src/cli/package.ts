@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import {
   copyFileSync,
+  cpSync,
   createWriteStream,
   existsSync,
   lstatSync,
@@ -187,7 +188,7 @@ export async function writeZip(entries: ZipEntry[], output: string): Promise<voi
 
 /**
  * Builds the package: a staging folder with package.json and package-lock.json, where the production
- * dependencies are installed; the compiled app and host.json copied beside them; package.json replaced by
+ * dependencies are installed; the compiled app, the built dashboard (dist/web) and host.json copied beside them; package.json replaced by
  * {@link productionPackageJson}; then the zip of it all (symbolic links, i.e. node_modules/.bin, left out).
  * The zip is written next to `output` and renamed, so a failed run never leaves a partial package there.
  * @throws PackageError when dist/ is missing or stale, `main` matches nothing, or npm fails
@@ -213,6 +214,11 @@ export async function buildPackage(options: PackageOptions): Promise<PackageResu
       mkdirSync(dirname(join(staging, file)), { recursive: true });
       copyFileSync(join(root, file), join(staging, file));
     }
+    const page = join(root, 'dist', 'web');
+    if (!existsSync(join(page, 'index.html'))) {
+      throw new PackageError('dist/web/index.html is missing (the dashboard): run "npm run build" first');
+    }
+    cpSync(page, join(staging, 'dist', 'web'), { recursive: true });
     const functionFiles = globSync(pkg.main, { cwd: staging }).map(toPosix).sort();
     if (functionFiles.length === 0) {
       throw new PackageError(`package.json "main" (${pkg.main}) matches no file of the package`);

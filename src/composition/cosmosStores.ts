@@ -1,5 +1,6 @@
 import { CosmosConnection, RequestChargeListener } from '../adapters/cosmos/connection';
 import { CosmosConsumerStores } from '../adapters/cosmos/cosmosConsumers';
+import { CosmosFeedProgress } from '../adapters/cosmos/cosmosFeedProgress';
 import { CosmosEventStore } from '../adapters/cosmos/cosmosEventStore';
 import { CosmosIdempotencyStore } from '../adapters/cosmos/cosmosIdempotency';
 import { CosmosOrderReadModel } from '../adapters/cosmos/cosmosReadModel';
@@ -40,6 +41,7 @@ export function cosmosStores(settings: Settings, onRequestCharge?: RequestCharge
     store,
     readModel: new CosmosOrderReadModel(connection.readModel, onRequestCharge),
     journeys: new CosmosJourneyStore(connection.journeys, onRequestCharge),
+    feedProgress: new CosmosFeedProgress(connection.leases, onRequestCharge),
     idempotency: new CosmosIdempotencyStore(connection.idempotency, onRequestCharge),
     stockDemand: consumers,
     notifications: consumers,

@@ -14,6 +14,7 @@ import { EventStore } from '../ports/eventStore';
 import { IdempotencyStore } from '../ports/idempotency';
 import { OrderReadModel } from '../ports/readModel';
 import { JourneyStore } from '../ports/journeyStore';
+import { FeedProgressStore } from '../ports/feedProgress';
 import { StockReservations } from '../ports/stockReservations';
 import type { RequestChargeListener } from '../adapters/cosmos/connection';
 import { EventGridCloudEventPublisher } from '../adapters/eventgrid/eventGridPublisher';
@@ -33,6 +34,8 @@ export interface Services {
   readModel: OrderReadModel;
   /** Order journeys: the funnel and process-map projection (src/ports/journeyStore.ts). */
   journeys: JourneyStore;
+  /** How far each change-feed consumer has come (src/ports/feedProgress.ts). */
+  feedProgress: FeedProgressStore;
   idempotency: IdempotencyStore;
   stockDemand: StockDemandStore;
   notifications: NotificationStore;
@@ -53,6 +56,7 @@ export interface Stores {
   readModel: OrderReadModel;
   /** Order journeys: the funnel and process-map projection (src/ports/journeyStore.ts). */
   journeys: JourneyStore;
+  feedProgress: FeedProgressStore;
   idempotency: IdempotencyStore;
   stockDemand: StockDemandStore;
   notifications: NotificationStore;

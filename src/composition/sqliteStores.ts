@@ -1,5 +1,6 @@
 import { openDatabase } from '../adapters/sqlite/database';
 import { SqliteConsumerStores } from '../adapters/sqlite/sqliteConsumers';
+import { SqliteFeedProgress } from '../adapters/sqlite/sqliteFeedProgress';
 import { SqliteEventStore } from '../adapters/sqlite/sqliteEventStore';
 import { SqliteIdempotencyStore } from '../adapters/sqlite/sqliteIdempotency';
 import { SqliteOrderReadModel } from '../adapters/sqlite/sqliteReadModel';
@@ -17,6 +18,7 @@ export function sqliteStores(settings: Settings): Stores {
     store: new SqliteEventStore(db),
     readModel: new SqliteOrderReadModel(db),
     journeys: new SqliteJourneyStore(db),
+    feedProgress: new SqliteFeedProgress(db),
     idempotency: new SqliteIdempotencyStore(db),
     stockDemand: consumers,
     notifications: consumers,

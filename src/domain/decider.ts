@@ -292,6 +292,16 @@ export function evolve(state: OrderState, event: OrderEvent): OrderState {
   }
 }
 
+/**
+ * The version of the fold: `evolve`, `OrderState` and the upcasters (src/domain/upcasters.ts) as they are.
+ * Bump it with any change to what a fold of the same events yields (a new state field, a fixed evolve, an
+ * upcaster that now fills a default differently): the snapshots kept in the heads name the version they were
+ * folded with (src/app/orderService.ts, `snapshotSchema`), and one of another version is ignored and rebuilt
+ * from the events (docs/adr/0015-snapshot-in-the-head.md). A new schema version of an event changes the key
+ * by itself.
+ */
+export const deciderVersion = 1;
+
 /** Folds a sequence of events from the initial state. */
 export const fold = (events: Iterable<OrderEvent>, from: OrderState = initialState()): OrderState => {
   let s = from;

@@ -1,10 +1,17 @@
 import { app } from '@azure/functions';
-import { funnelRoute, ocelRoute, processMapRoute } from '../http/routes';
-import { funnel, ocel, orderJourneyProjection, processMap } from '../handlers/analytics';
+import { funnelDropOffsRoute, funnelRoute, ocelRoute, processMapRoute } from '../http/routes';
+import {
+  funnel,
+  funnelDropOffsHandler,
+  ocel,
+  orderJourneyProjection,
+  processMap,
+} from '../handlers/analytics';
 import { eventsChangeFeed } from './shared/changeFeedTrigger';
 import { httpFunction } from './shared/httpFunction';
 
 httpFunction(funnelRoute, funnel);
+httpFunction(funnelDropOffsRoute, funnelDropOffsHandler);
 httpFunction(processMapRoute, processMap);
 httpFunction(ocelRoute, ocel);
 

@@ -1,5 +1,5 @@
 import { InvocationContext } from '@azure/functions';
-import { computeFunnel, defaultFunnelSteps } from '../analytics/funnel/funnel';
+import { computeFunnel, defaultFunnelSteps, funnelDropOffs } from '../analytics/funnel/funnel';
 import { computeProcessMap } from '../analytics/funnel/processMap';
 import { buildOcelLog } from '../analytics/ocel/ocelLog';
 import { processChangeFeedBatch } from '../app/changeFeedBatch';
@@ -8,7 +8,7 @@ import { projectJourneys } from '../app/journeyProjection';
 import { FeedDocument } from '../app/projection';
 import { services } from '../composition/services';
 import { endpoint } from '../http/endpoint';
-import { funnelRoute, ocelRoute, processMapRoute } from '../http/routes';
+import { funnelDropOffsRoute, funnelRoute, ocelRoute, processMapRoute } from '../http/routes';
 
 /**
  * `GET /api/analytics/funnel`: the funnel of the query over every order journey (src/analytics/funnel/funnel.ts;
@@ -26,6 +26,28 @@ export const funnel = endpoint(funnelRoute, async ({ services, query }) => {
     time: query.time,
   });
   return { status: 200, jsonBody: { countBy: query.countBy, time: query.time, ...result } };
+});
+
+/**
+ * `GET /api/analytics/funnel/drop-offs`: who reached `step` of the same funnel but not the next
+ * (src/analytics/funnel/funnel.ts `funnelDropOffs`); `total` equals the next step's `dropOff`.
+ */
+export const funnelDropOffsHandler = endpoint(funnelDropOffsRoute, async ({ services, query }) => {
+  const result = funnelDropOffs(
+    await collect(services.journeys.all()),
+    {
+      steps: query.steps ?? defaultFunnelSteps,
+      from: query.from,
+      to: query.to,
+      windowSeconds: query.window,
+      countBy: query.countBy,
+      breakdown: query.breakdown,
+      time: query.time,
+    },
+    query.step,
+    query.limit,
+  );
+  return { status: 200, jsonBody: result };
 });
 
 /** `GET /api/analytics/process-map`: the directly-follows graph over the order journeys (src/analytics/funnel/processMap.ts). */
@@ -51,8 +73,13 @@ export const ocel = endpoint(ocelRoute, async ({ services, query }) => {
  */
 export const orderJourneyProjection = async (documents: unknown[], context: InvocationContext) => {
   const { journeys, store } = services();
-  await processChangeFeedBatch(context.functionName, documents, async () => {
-    const { applied, skipped } = await projectJourneys(documents as FeedDocument[], journeys, store);
-    context.debug(`journeys: ${applied} orders updated, ${skipped} commits already applied`);
-  });
+  await processChangeFeedBatch(
+    context.functionName,
+    documents,
+    async () => {
+      const { applied, skipped } = await projectJourneys(documents as FeedDocument[], journeys, store);
+      context.debug(`journeys: ${applied} orders updated, ${skipped} commits already applied`);
+    },
+    services().feedProgress,
+  );
 };

@@ -13,17 +13,22 @@ import { services } from '../composition/services';
  */
 export const eventGridRelay = async (documents: unknown[], context: InvocationContext): Promise<void> => {
   const eventing = services();
-  await processChangeFeedBatch(context.functionName, documents, async () => {
-    const result = await publishCommits(
-      documents as { kind?: string }[],
-      eventing.cloudEvents,
-      eventing.publisher,
-      eventing.deadLetters,
-      { warn: (m) => context.warn(m), error: (m) => context.error(m) },
-      context.retryContext,
-    );
-    context.debug(
-      `published ${result.published} CloudEvents, dead-lettered ${result.deadLettered}, parked ${result.parked} commit(s)`,
-    );
-  });
+  await processChangeFeedBatch(
+    context.functionName,
+    documents,
+    async () => {
+      const result = await publishCommits(
+        documents as { kind?: string }[],
+        eventing.cloudEvents,
+        eventing.publisher,
+        eventing.deadLetters,
+        { warn: (m) => context.warn(m), error: (m) => context.error(m) },
+        context.retryContext,
+      );
+      context.debug(
+        `published ${result.published} CloudEvents, dead-lettered ${result.deadLettered}, parked ${result.parked} commit(s)`,
+      );
+    },
+    services().feedProgress,
+  );
 };

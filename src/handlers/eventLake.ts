@@ -10,12 +10,17 @@ import { services } from '../composition/services';
  */
 export const eventLakeConsumer = async (documents: unknown[], context: InvocationContext) => {
   const { lake } = services();
-  await processChangeFeedBatch(context.functionName, documents, async () => {
-    const roll = await lake.consume(documents);
-    if (roll) {
-      context.debug(
-        `event lake: roll ${roll.seq}, ${roll.events} events in ${roll.files} files (${roll.duplicates} already in the lake)`,
-      );
-    }
-  });
+  await processChangeFeedBatch(
+    context.functionName,
+    documents,
+    async () => {
+      const roll = await lake.consume(documents);
+      if (roll) {
+        context.debug(
+          `event lake: roll ${roll.seq}, ${roll.events} events in ${roll.files} files (${roll.duplicates} already in the lake)`,
+        );
+      }
+    },
+    services().feedProgress,
+  );
 };

@@ -13,8 +13,13 @@ import { services } from '../composition/services';
 export const orderReadModelProjection = async (documents: unknown[], context: InvocationContext) => {
   const { readModel, store } = services();
   // The log line inside the batch's span, so it carries the trace and span id.
-  await processChangeFeedBatch(context.functionName, documents, async () => {
-    const { applied, skipped } = await projectCommits(documents as FeedDocument[], readModel, store);
-    context.debug(`read model: ${applied} commits applied, ${skipped} already applied`);
-  });
+  await processChangeFeedBatch(
+    context.functionName,
+    documents,
+    async () => {
+      const { applied, skipped } = await projectCommits(documents as FeedDocument[], readModel, store);
+      context.debug(`read model: ${applied} commits applied, ${skipped} already applied`);
+    },
+    services().feedProgress,
+  );
 };

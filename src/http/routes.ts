@@ -56,6 +56,15 @@ export const securitySchemes = {
   }).name,
 };
 
+/**
+ * The path prefix of every API route. host.json sets the Functions route prefix to "" so that the dashboard
+ * (src/handlers/dashboard.ts) is served at `/`; each API function's route template carries `api/` itself.
+ */
+export const apiPrefix = 'api';
+
+/** The Azure Functions route template of an API route (`api/orders/{orderId}`), with the prefix. */
+export const functionRoute = (spec: Pick<RouteSpec, 'route'>): string => `${apiPrefix}/${spec.route}`;
+
 /** Every route, in definition order (the first of a route template answers its CORS preflight). */
 export const allRoutes: RouteSpec[] = [];
 
@@ -105,7 +114,7 @@ function define<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
   ];
   registry.registerPath({
     method: spec.method.toLowerCase() as 'get' | 'post' | 'delete',
-    path: '/api/' + spec.route,
+    path: '/' + functionRoute(spec),
     operationId: spec.name,
     summary: spec.summary,
     description: `Who may call it: ${describeAuth(spec.auth)}`,
@@ -235,10 +244,15 @@ export const orderEventsRoute = define({
   auth: { roles: ['orders.read', 'orders.admin'], customer: 'owner' },
   method: 'GET',
   route: 'orders/{orderId}/events',
-  summary: "The order's audit trail: every event with its version and times",
+  summary: "The order's audit trail, paged: its events with their versions and times",
   params: s.OrderParams,
+  query: s.OrderEventsQuery,
   responses: {
-    200: { description: 'The events in version order.', schema: s.AuditTrailSchema },
+    200: {
+      description:
+        'One page of events in version order (`limit`, default 100); `continuationToken` when more follow.',
+      schema: s.AuditTrailSchema,
+    },
     ...commonErrors,
   },
 });
@@ -358,6 +372,20 @@ export const funnelRoute = define({
   responses: { 200: { description: 'The funnel.', schema: s.FunnelSchema }, 400: commonErrors[400] },
 });
 
+export const funnelDropOffsRoute = define({
+  name: 'getFunnelDropOffs',
+  auth: { roles: ['orders.read', 'orders.admin'] },
+  method: 'GET',
+  route: 'analytics/funnel/drop-offs',
+  summary:
+    "Who reached a step of the funnel but not the next: the orders (or customers) behind the next step's drop-off",
+  query: s.FunnelDropOffsQuery,
+  responses: {
+    200: { description: 'The drop-offs, earliest entry first.', schema: s.FunnelDropOffsSchema },
+    400: commonErrors[400],
+  },
+});
+
 export const processMapRoute = define({
   name: 'getProcessMap',
   auth: { roles: ['orders.read', 'orders.admin'] },
@@ -377,6 +405,40 @@ export const ocelRoute = define({
   query: s.OcelQuery,
   responses: {
     200: { description: 'The OCEL 2.0 JSON log.', schema: s.OcelLogSchema },
+    400: commonErrors[400],
+  },
+});
+
+export const meRoute = define({
+  name: 'getMe',
+  auth: 'authenticated',
+  method: 'GET',
+  route: 'me',
+  summary: 'Who the caller is: id, name, app roles, and whether they act as a customer',
+  responses: { 200: { description: 'The signed-in caller.', schema: s.MeSchema } },
+});
+
+export const overviewRoute = define({
+  name: 'getOverview',
+  auth: { roles: ['orders.read', 'orders.admin'] },
+  method: 'GET',
+  route: 'overview',
+  summary:
+    'The order flow now: orders by status, commits and events per minute, change-feed lag per consumer, dead letters',
+  query: s.OverviewQuery,
+  responses: { 200: { description: 'The overview.', schema: s.OverviewSchema }, 400: commonErrors[400] },
+});
+
+export const recentEventsRoute = define({
+  name: 'getRecentEvents',
+  auth: { roles: ['orders.read', 'orders.admin'] },
+  method: 'GET',
+  route: 'events/recent',
+  summary:
+    'The latest committed events, newest first, optionally of some types (among the newest 1,000 commits)',
+  query: s.RecentEventsQuery,
+  responses: {
+    200: { description: 'The events, newest first.', schema: s.RecentEventsSchema },
     400: commonErrors[400],
   },
 });

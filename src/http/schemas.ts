@@ -3,7 +3,9 @@ import { Id } from '../domain/ids';
 import { isCurrency } from '../domain/money';
 import { orderStatuses } from '../domain/state';
 import { eventTypes } from '../domain/events';
+import { defaultFunnelSteps } from '../analytics/funnel/funnel';
 import { printable } from '../domain/text';
+import { decodeEventsToken, maxEventPage } from '../ports/eventStore';
 
 /**
  * Wire schemas of the HTTP API: request validation and the OpenAPI document come from these, so they
@@ -73,6 +75,26 @@ export const GetOrderQuery = z.strictObject({
     .meta({ description: 'Business time (ISO 8601 with zone): the order as it was then.' }),
 });
 
+export const OrderEventsQuery = z.strictObject({
+  limit: IntegerParam.pipe(z.number().min(1).max(maxEventPage))
+    .default(100)
+    .meta({ description: `Events per page, 1-${maxEventPage} (default 100).` }),
+  continuationToken: z
+    .string()
+    .min(1)
+    .max(200)
+    .transform((token, ctx) => {
+      const after = decodeEventsToken(token);
+      if (after === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'is not a token this service issued' });
+        return z.NEVER;
+      }
+      return after;
+    })
+    .optional()
+    .meta({ description: "The previous page's `continuationToken`: the page after it." }),
+});
+
 export const ListOrdersQuery = z.strictObject({
   status: OrderStatusSchema.optional(),
   customerId: IdParam.optional(),
@@ -134,7 +156,17 @@ export const AuditEventSchema = z
   .meta({ id: 'AuditEvent' });
 
 export const AuditTrailSchema = z
-  .object({ orderId: z.string(), version: z.number().int(), events: z.array(AuditEventSchema) })
+  .object({
+    orderId: z.string(),
+    version: z.number().int().meta({ description: "The order's version (its number of events)." }),
+    events: z
+      .array(AuditEventSchema)
+      .meta({ description: 'This page: the events after the token, in version order.' }),
+    continuationToken: z
+      .string()
+      .optional()
+      .meta({ description: 'Present when later events follow: send it back for the next page.' }),
+  })
   .meta({ id: 'AuditTrail' });
 
 export const ProblemSchema = z
@@ -202,36 +234,135 @@ const windowUnits = new Map([
   ['d', 86400],
 ]);
 
-export const FunnelQuery = z
+const funnelFields = {
+  steps: z
+    .string()
+    .max(2000)
+    .transform((text) => text.split(','))
+    .pipe(
+      z
+        .array(z.enum(eventTypes, { message: `each step must be an event type: ${eventTypes.join(', ')}` }))
+        .min(1)
+        .max(20),
+    )
+    .optional()
+    .meta({
+      description:
+        'Event types in order, comma-separated (1-20). Default: ' +
+        'OrderCreated,ProductAddedToOrder,OrderSubmitted,OrderAccepted,OrderShipped,OrderDelivered.',
+    }),
+  ...rangeFields,
+  window: z
+    .string()
+    .regex(/^[1-9]\d{0,5}[smhd]$/, 'must be a whole number of s, m, h or d, such as 30d')
+    .transform((w) => Number(w.slice(0, -1)) * windowUnits.get(w.slice(-1))!)
+    .optional()
+    .meta({ description: 'Conversion window from the first step, such as `30d`, `12h`; default none.' }),
+  countBy: z.enum(['orders', 'customers']).default('orders'),
+  breakdown: z.enum(['referralCode', 'customerState', 'currency']).optional(),
+  time: TimeBasisParam,
+};
+
+export const FunnelQuery = z.strictObject(funnelFields).superRefine(orderedRange);
+
+export const FunnelDropOffsQuery = z
   .strictObject({
-    steps: z
-      .string()
-      .max(2000)
-      .transform((text) => text.split(','))
-      .pipe(
-        z
-          .array(z.enum(eventTypes, { message: `each step must be an event type: ${eventTypes.join(', ')}` }))
-          .min(1)
-          .max(20),
-      )
-      .optional()
-      .meta({
-        description:
-          'Event types in order, comma-separated (1-20). Default: ' +
-          'OrderCreated,ProductAddedToOrder,OrderSubmitted,OrderAccepted,OrderShipped,OrderDelivered.',
-      }),
-    ...rangeFields,
-    window: z
-      .string()
-      .regex(/^[1-9]\d{0,5}[smhd]$/, 'must be a whole number of s, m, h or d, such as 30d')
-      .transform((w) => Number(w.slice(0, -1)) * windowUnits.get(w.slice(-1))!)
-      .optional()
-      .meta({ description: 'Conversion window from the first step, such as `30d`, `12h`; default none.' }),
-    countBy: z.enum(['orders', 'customers']).default('orders'),
-    breakdown: z.enum(['referralCode', 'customerState', 'currency']).optional(),
-    time: TimeBasisParam,
+    ...funnelFields,
+    step: IntegerParam.pipe(z.number().min(1).max(20)).meta({
+      description: 'The 1-based step whose entrants did not reach the next one (must be one of `steps`).',
+    }),
+    limit: IntegerParam.pipe(z.number().min(0).max(1000)).default(100),
   })
-  .superRefine(orderedRange);
+  .superRefine(orderedRange)
+  .superRefine((q, ctx) => {
+    const steps = q.steps?.length ?? defaultFunnelSteps.length;
+    if (q.step > steps) ctx.addIssue({ code: 'custom', path: ['step'], message: `must be at most ${steps}` });
+  });
+
+export const FunnelDropOffsSchema = z
+  .object({
+    step: z.number().int(),
+    eventType: z.string(),
+    nextEventType: z.string().nullable(),
+    total: z.number().int(),
+    items: z.array(z.object({ customerId: z.string(), orderIds: z.array(z.string()) })),
+  })
+  .meta({ id: 'FunnelDropOffs' });
+
+export const MeSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    roles: z.array(z.string()),
+    customer: z.boolean().meta({
+      description:
+        'True when the caller reads orders as a customer, their own only (no orders.read or orders.admin).',
+    }),
+  })
+  .meta({ id: 'Me' });
+
+export const OverviewQuery = z.strictObject({
+  minutes: IntegerParam.pipe(z.number().min(1).max(180))
+    .default(15)
+    .meta({ description: 'How many whole UTC minutes of throughput, up to now (1-180).' }),
+});
+
+export const OverviewSchema = z
+  .object({
+    at: z.string(),
+    ordersByStatus: z.array(z.object({ status: z.string(), count: z.number().int() })),
+    throughput: z.object({
+      minutes: z.number().int(),
+      perMinute: z.array(
+        z.object({ minute: z.string(), commits: z.number().int(), events: z.number().int() }),
+      ),
+    }),
+    headRecordedAt: z.string().nullable(),
+    changeFeed: z.array(
+      z.object({
+        consumer: z.string(),
+        lastRecordedAt: z.string().nullable(),
+        processedAt: z.string().nullable(),
+        lagSeconds: z.number().nullable(),
+      }),
+    ),
+    deadLetters: z.array(z.object({ channel: z.string(), count: z.number().int() })),
+  })
+  .meta({ id: 'Overview' });
+
+export const RecentEventsQuery = z.strictObject({
+  limit: IntegerParam.pipe(z.number().min(1).max(200)).default(50),
+  types: z
+    .string()
+    .max(2000)
+    .transform((text) => text.split(','))
+    .pipe(
+      z
+        .array(z.enum(eventTypes, { message: `each type must be an event type: ${eventTypes.join(', ')}` }))
+        .min(1)
+        .max(50),
+    )
+    .optional()
+    .meta({ description: 'Event types to keep, comma-separated; default every type.' }),
+});
+
+export const RecentEventsSchema = z
+  .object({
+    items: z.array(
+      z.object({
+        orderId: z.string(),
+        version: z.number().int(),
+        type: z.string(),
+        schemaVersion: z.number().int(),
+        occurredAt: z.string(),
+        recordedAt: z.string(),
+        actor: z.string().optional(),
+        data: z.unknown(),
+      }),
+    ),
+    scannedCommits: z.number().int().meta({ description: 'How many of the newest commits were looked at.' }),
+  })
+  .meta({ id: 'RecentEvents' });
 
 export const ProcessMapQuery = z
   .strictObject({ ...rangeFields, time: TimeBasisParam })

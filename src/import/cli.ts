@@ -13,7 +13,8 @@ import { runCommand } from '../shared/runCommand';
  */
 
 const usage = `usage: npm run import -- olist|online-retail <folder>
-  olist <folder>           import olist_orders_dataset.csv and olist_order_items_dataset.csv from <folder>
+  olist <folder>           import olist_orders_dataset.csv, olist_order_items_dataset.csv and
+                           olist_customers_dataset.csv from <folder>
   online-retail <folder>   import online_retail_non_uk.csv (UCI Online Retail invoices) from <folder>
 The store is the one under DATA_DIR (default ./.data), as for npm start.`;
 

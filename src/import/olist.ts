@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Services } from '../composition/services';
 import {
@@ -16,6 +15,7 @@ import {
   anomalyLabels,
   itemColumns,
   customerColumns,
+  OlistCustomer,
   OlistCustomerRow,
   OlistItemRow,
   OlistOrderRow,
@@ -28,16 +28,16 @@ import {
 export { ImportInputError, recordedPrefix } from './importRun';
 export type { ImportOptions, ImportProgress } from './importRun';
 
+/**
+ * The files the import reads, all required. The customers file gives each order's customer: the person
+ * (`customer_unique_id`) and their state (`customer_state`); without it every order would be a customer of its
+ * own, and a later run with it would find every stored order differing from the source.
+ */
 export const olistFiles = {
   orders: 'olist_orders_dataset.csv',
   items: 'olist_order_items_dataset.csv',
+  customers: 'olist_customers_dataset.csv',
 } as const;
-
-/**
- * Read when present: the customer's state (`customer_state`, a Brazilian UF such as "SP") goes on OrderCreated
- * as `customerState`, for funnels by customer state. A folder without it imports as before.
- */
-export const olistCustomersFile = 'olist_customers_dataset.csv';
 
 export interface ImportSummary extends ImportTotals<AnomalyKind> {
   source: 'olist';
@@ -47,9 +47,18 @@ export interface ImportSummary extends ImportTotals<AnomalyKind> {
 }
 
 /**
- * Imports the Olist sample in `folder` (olist_orders_dataset.csv, olist_order_items_dataset.csv): every
- * order becomes the commands `planOrder` derives from it, handled by `services.orders.handle`, then the
- * read model is caught up from the change feed (catchUpReadModel).
+ * Imports the Olist sample in `folder` (olist_orders_dataset.csv, olist_order_items_dataset.csv,
+ * olist_customers_dataset.csv): every order becomes the commands `planOrder` derives from it, handled by
+ * `services.orders.handle`, then the read model is caught up from the change feed (catchUpReadModel).
+ *
+ * The order's customerId is its customer's `customer_unique_id` (the person: Olist gives every order a
+ * `customer_id` of its own and keeps the person in the customers file), so funnels counted by customer and
+ * the training sets see repeat customers. An order whose `customer_id` the customers file lacks, or whose row
+ * there has an empty `customer_unique_id`, keeps its `customer_id` as the customerId (the order is still
+ * imported; it cannot be linked to the customer's other orders) and is counted as `unknownCustomer`.
+ * A store filled by an import from before customerId was the person (it was `customer_id`) holds other
+ * OrderCreated data: a re-run reports each such order as `streamDiffers` and leaves it as it is (events are
+ * never rewritten); import into an empty DATA_DIR to get the customers as persons.
  *
  * The commands run in process through the same OrderService every writer uses (HTTP functions,
  * orchestration activities): same decider, same optimistic concurrency, same event metadata, without
@@ -87,13 +96,15 @@ export async function importOlist(
     else itemsByOrder.set(item.order_id, [item]);
   }
 
-  // Customer states (15k rows, small), by customer id; a state that is not a region code is left out.
-  const stateOfCustomer = new Map<string, string>();
-  if (existsSync(join(dir, olistCustomersFile))) {
-    for await (const c of readCsv<OlistCustomerRow>(join(dir, olistCustomersFile), customerColumns)) {
-      const state = c.customer_state.trim();
-      if (/^[A-Za-z0-9-]{1,16}$/.test(state)) stateOfCustomer.set(c.customer_id, state);
-    }
+  // Customers (15k rows, small), by the customer_id the orders file uses; a state that is not a region code is
+  // left out, an empty customer_unique_id is as if the row were missing (planOrder keeps customer_id).
+  const customerOf = new Map<string, OlistCustomer>();
+  for await (const c of readCsv<OlistCustomerRow>(join(dir, olistFiles.customers), customerColumns)) {
+    const state = c.customer_state.trim();
+    customerOf.set(c.customer_id, {
+      ...(c.customer_unique_id ? { uniqueId: c.customer_unique_id } : {}),
+      ...(/^[A-Za-z0-9-]{1,16}$/.test(state) ? { state } : {}),
+    });
   }
 
   async function* plans(): AsyncGenerator<PlannedOrder> {
@@ -102,7 +113,7 @@ export async function importOlist(
       const items = itemsByOrder.get(row.order_id) ?? [];
       itemsByOrder.delete(row.order_id);
       try {
-        yield planOrder(row, items, stateOfCustomer.get(row.customer_id));
+        yield planOrder(row, items, customerOf.get(row.customer_id));
       } catch (err) {
         if (!(err instanceof OlistRowError)) throw err;
         note('invalidRow', err.message);

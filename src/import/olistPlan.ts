@@ -15,13 +15,29 @@ export interface OlistOrderRow {
   order_delivered_customer_date: string;
 }
 
-/** One row of `olist_customers_dataset.csv` (the columns the import uses). */
+/**
+ * One row of `olist_customers_dataset.csv` (the columns the import uses). `customer_id` is the key the orders
+ * file uses, one per order; `customer_unique_id` is the person, shared by all their orders.
+ */
 export interface OlistCustomerRow {
   customer_id: string;
+  customer_unique_id: string;
   customer_state: string;
 }
 
-export const customerColumns: (keyof OlistCustomerRow)[] = ['customer_id', 'customer_state'];
+export const customerColumns: (keyof OlistCustomerRow)[] = [
+  'customer_id',
+  'customer_unique_id',
+  'customer_state',
+];
+
+/** What the customers file says about the customer of one order. */
+export interface OlistCustomer {
+  /** `customer_unique_id`: the order's customerId. Absent when the row has none (an empty field). */
+  uniqueId?: string;
+  /** `customer_state` (a Brazilian UF such as "SP"); absent when it is not a region code. */
+  state?: string;
+}
 
 /** One row of `olist_order_items_dataset.csv`: one unit of one product. */
 export interface OlistItemRow {
@@ -56,6 +72,8 @@ export const anomalyLabels = {
   ignoredTimestamp: 'times the status does not use (e.g. carrier time of an unavailable order)',
   unknownStatus: 'unknown status (created and submitted only)',
   invalidRow: 'order rows that could not be read (order not imported)',
+  unknownCustomer:
+    'orders whose customer_id has no customer_unique_id in the customers file (customer_id kept as the customer)',
   itemsWithoutOrder: 'item rows whose order is not in the orders file (not imported)',
   streamDiffers: 'orders already in the store with other events (left as they are)',
   refusedCommands: 'commands the decider refused',
@@ -82,8 +100,12 @@ const unavailableReason = 'unavailable';
 /**
  * Maps one Olist order and its item rows to the commands that replay it, in the order they happened:
  *
- * - CreateOrder (with the customer's state from olist_customers_dataset.csv when the import has it), one
- *   AddProduct per product (item rows grouped by product: quantity = number of rows,
+ * - CreateOrder for the customer `customer`, the row's customer in olist_customers_dataset.csv: customerId =
+ *   its `customer_unique_id` (the person, so a repeat customer's orders share it; the row's `customer_id` is
+ *   one per order), customerState = its `customer_state`. Without a customer (undefined: the file has no row
+ *   for that `customer_id`, or the row's `customer_unique_id` is empty) the customerId is the row's
+ *   `customer_id`, a customer of that order alone, and the plan reports `unknownCustomer`;
+ * - one AddProduct per product (item rows grouped by product: quantity = number of rows,
  *   unit price = the row price in canonical BRL), SubmitOrder — all at the purchase time;
  * - by status: delivered → AcceptOrder (approval time), ShipOrder (carrier time), DeliverOrder (customer
  *   time); shipped → accept, ship; invoiced, processing, approved → accept; canceled → accept if approved,
@@ -94,9 +116,14 @@ const unavailableReason = 'unavailable';
  * order submitted, shipping without acceptance, cancelling after shipping). A delivered or shipped order
  * without an approval time is shipped from `submitted`; no acceptance is invented.
  * Times are Brazil local time in the source and ISO 8601 UTC in the events (see localTime.ts).
- * @throws OlistRowError when a timestamp or price cannot be read
+ * @throws OlistRowError when a timestamp or price cannot be read, or an id (order, customer, product,
+ *   seller) is not one the event catalogue accepts
  */
-export function planOrder(row: OlistOrderRow, items: OlistItemRow[], customerState?: string): PlannedOrder {
+export function planOrder(
+  row: OlistOrderRow,
+  items: OlistItemRow[],
+  customer: OlistCustomer | undefined,
+): PlannedOrder {
   const orderId = row.order_id;
   const anomalies: AnomalyKind[] = [];
   const time = (field: keyof OlistOrderRow): string | undefined => {
@@ -112,7 +139,9 @@ export function planOrder(row: OlistOrderRow, items: OlistItemRow[], customerSta
   // Source ids become stream keys and event data: each must be an id the event catalogue accepts, or the
   // order is not imported (the store would refuse its events; the API could never address it).
   requireId(orderId, 'order_id', orderId);
-  requireId(row.customer_id, 'customer_id', orderId);
+  const customerId = customer?.uniqueId ?? row.customer_id;
+  requireId(customerId, customer?.uniqueId !== undefined ? 'customer_unique_id' : 'customer_id', orderId);
+  if (customer?.uniqueId === undefined) anomalies.push('unknownCustomer');
   for (const item of items) {
     requireId(item.product_id, `item ${item.order_item_id}: product_id`, orderId);
     requireId(item.seller_id, `item ${item.order_item_id}: seller_id`, orderId);
@@ -121,15 +150,15 @@ export function planOrder(row: OlistOrderRow, items: OlistItemRow[], customerSta
   if (!purchase) throw new OlistRowError(`order ${orderId}: no order_purchase_timestamp`);
   const approved = time('order_approved_at');
   const carrier = time('order_delivered_carrier_date');
-  const customer = time('order_delivered_customer_date');
+  const delivered = time('order_delivered_customer_date');
 
   anomalies.push(
-    ...timeOrderAnomalies({ created: purchase, accepted: approved, shipped: carrier, delivered: customer }),
+    ...timeOrderAnomalies({ created: purchase, accepted: approved, shipped: carrier, delivered }),
   );
   const history: OrderHistory = {
     orderId,
-    customerId: row.customer_id,
-    ...(customerState ? { customerState } : {}),
+    customerId,
+    ...(customer?.state ? { customerState: customer.state } : {}),
     createdAt: purchase,
     lines: groupLines(orderId, items),
     submittedAt: purchase,
@@ -152,28 +181,28 @@ export function planOrder(row: OlistOrderRow, items: OlistItemRow[], customerSta
     case 'shipped':
       history.acceptedAt = approved;
       history.shippedAt = orElse(carrier, approved);
-      if (row.order_status === 'delivered') history.deliveredAt = orElse(customer, approved, carrier);
-      else ignore(customer);
+      if (row.order_status === 'delivered') history.deliveredAt = orElse(delivered, approved, carrier);
+      else ignore(delivered);
       break;
     case 'invoiced':
     case 'processing':
     case 'approved':
       history.acceptedAt = orElse(approved);
-      ignore(carrier, customer);
+      ignore(carrier, delivered);
       break;
     case 'canceled':
       history.acceptedAt = approved;
       history.shippedAt = carrier;
-      history.deliveredAt = customer;
-      history.cancelled = { at: latest(approved, carrier, customer), reason: cancelReason };
+      history.deliveredAt = delivered;
+      history.cancelled = { at: latest(approved, carrier, delivered), reason: cancelReason };
       break;
     case 'unavailable':
       history.rejected = { at: approved ?? purchase, reason: unavailableReason };
-      ignore(carrier, customer);
+      ignore(carrier, delivered);
       break;
     default:
       anomalies.push('unknownStatus');
-      ignore(approved, carrier, customer);
+      ignore(approved, carrier, delivered);
   }
   const { commands, anomalies: lifecycle } = historyCommands(history);
   return { orderId, commands, anomalies: [...anomalies, ...lifecycle] };

@@ -9,7 +9,9 @@ import { loadLocalSettings } from '../config/localSettingsFile';
 import { readSettings } from '../config/settings';
 import { LocalChangeFeed } from './changeFeed';
 import { createDurableRuntime } from './durable';
+import { eventGridRoutes } from './eventGrid/monitoringRoutes';
 import { createLocalTopic } from './eventGrid/setup';
+import { mountDevSignIn } from './devSignInRoute';
 import { openFeedSource } from './feedSource';
 import { FunctionsCore } from './functionsCore';
 import { LocalHttpServer } from './httpServer';
@@ -102,7 +104,10 @@ export async function startHost(core: FunctionsCore): Promise<RunningHost> {
   });
   const deadLetters = openDeadLetterStore(deadLetterTarget(settings));
   const topic = createLocalTopic(core, settings.DATA_DIR, local, topicKey, deadLetters, logger);
-  http.mount('/eventgrid/', topic.topic.handle);
+  // The topic's publish endpoint, and its local-only read routes (deliveries, stats).
+  http.mount('/eventgrid/', eventGridRoutes(topic.topic, logger));
+  // POST /.auth/login/dev, with AUTH_MODE=development only.
+  mountDevSignIn(http, settings, port, logger);
   const feedSource = openFeedSource(settings);
   const feeds = core.byTrigger('cosmosDBTrigger').map(
     (fn) =>
@@ -169,7 +174,7 @@ export async function startHost(core: FunctionsCore): Promise<RunningHost> {
     process.on(signal, () => void stop().then(() => process.exit(0)));
   }
   // Signals are handled before the host says it listens, so whoever waits for that line can stop it.
-  logger.info('host', `listening on ${origin}/api`);
+  logger.info('host', `listening on ${origin}/api (the dashboard: ${origin}/)`);
 
   return { port, stop };
 }

@@ -1,6 +1,8 @@
 import { HttpRequest, HttpResponse, HttpResponseInit } from '@azure/functions';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, IncomingMessage, Server, ServerResponse, STATUS_CODES } from 'node:http';
 import { AddressInfo, Socket } from 'node:net';
+import { dirname, join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { maxBodyBytes } from '../shared/httpLimits';
 import { problem } from '../shared/problem';
@@ -10,7 +12,27 @@ import { Logger } from './logger';
 import { Router } from './router';
 import { inRequestSpan } from './tracing';
 
-const routePrefix = '/api';
+/**
+ * The route prefix of host.json (`extensions.http.routePrefix`, "api" when absent, as the Functions host
+ * reads it: learn.microsoft.com/azure/azure-functions/functions-host-json#http), as a path prefix: "" or
+ * "/api". Read from the host.json of the app, found upwards from this file (src/local or dist/src/local).
+ */
+export function hostRoutePrefix(from: string = __dirname): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const file = join(dir, 'host.json');
+    if (existsSync(file)) {
+      const host = JSON.parse(readFileSync(file, 'utf8')) as {
+        extensions?: { http?: { routePrefix?: unknown } };
+      };
+      const prefix = host.extensions?.http?.routePrefix;
+      const value = typeof prefix === 'string' ? prefix : 'api';
+      return value.replace(/^\/+|\/+$/g, '') ? '/' + value.replace(/^\/+|\/+$/g, '') : '';
+    }
+    if (dirname(dir) === dir) return '/api';
+  }
+}
+
+const routePrefix = hostRoutePrefix();
 /** How long a draining server still answers (503) requests already on their way, in ms. */
 const drainGraceMs = 300;
 /**
@@ -186,7 +208,7 @@ function readAtMost(req: IncomingMessage, limit: number): Promise<Buffer | undef
 }
 
 /**
- * A handler for paths outside `/api` that the local host itself serves (the local Event Grid topic, the
+ * A handler for paths the function routes do not serve that the local host itself serves (the local Event Grid topic, the
  * durable runtime's webhooks). It answers the request and resolves the status it sent.
  */
 export type MountedHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<number>;
@@ -250,7 +272,7 @@ export async function send(
 }
 
 /**
- * Serves the captured http-trigger registrations under `/api`, as the Functions host does: route
+ * Serves the captured http-trigger registrations under host.json's route prefix, as the Functions host does: route
  * templates, methods, an `HttpRequest` built with its public constructor, one log line per request.
  * `close()` stops taking connections and resolves once every request in flight has been answered.
  */
@@ -372,7 +394,7 @@ export class LocalHttpServer {
 
   /**
    * Starts serving the http-trigger functions registered in `core`. Until then (the host listens before it
-   * loads the app, so the app's settings can name the port) requests under `/api` get 503.
+   * loads the app, so the app's settings can name the port) requests to function routes get 503.
    */
   serveFunctions(core: FunctionsCore): void {
     for (const fn of core.byTrigger('httpTrigger')) {
@@ -490,9 +512,12 @@ export class LocalHttpServer {
       const answer = problem(503, 'starting', 'the host is starting; retry shortly');
       return send(res, { ...answer, headers: { ...answer.headers, 'retry-after': '1' } });
     }
-    const path = url.pathname.startsWith(routePrefix + '/')
-      ? url.pathname.slice(routePrefix.length)
-      : undefined;
+    const path =
+      routePrefix === ''
+        ? url.pathname
+        : url.pathname.startsWith(routePrefix + '/')
+          ? url.pathname.slice(routePrefix.length)
+          : undefined;
     const match = path === undefined ? ({ miss: 'route' } as const) : this.router.match(method, path);
     if ('miss' in match) {
       req.resume();

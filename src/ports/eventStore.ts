@@ -66,11 +66,67 @@ export interface StreamSlice {
   events: RecordedEvent[];
 }
 
+/**
+ * The folded state of a stream, kept in its head (docs/adr/0015-snapshot-in-the-head.md). Written by `append`
+ * in the same transaction as the commit that brings the stream to `version` (or by `saveSnapshot` while the
+ * head is at `version`), so a snapshot never runs ahead of or behind the commits it claims. What `state`
+ * holds, and which fold produced it, is the writer's business: a reader whose `schema` differs ignores it
+ * and folds the events instead.
+ */
+export interface StreamSnapshot {
+  /** Which fold produced `state` (the decider's and the upcasters' version), as its writer names it. */
+  schema: string;
+  /** The stream version `state` is folded up to: the head's version when it is current. */
+  version: number;
+  /** JSON. */
+  state: unknown;
+}
+
+/** An order's head: its version and, when one was kept, the snapshot of its folded state. */
+export interface StreamHead {
+  version: number;
+  /** Absent when the last writer left none (or it did not fit the store's item limit). */
+  snapshot?: StreamSnapshot;
+}
+
+export interface AppendOptions {
+  /**
+   * The state after this commit, kept in the head with it (its version is the commit's `n`). Without one,
+   * the head keeps no snapshot. A store may leave it out when the head would exceed its item limit
+   * (Cosmos DB's 2 MB), never the commit.
+   */
+  snapshot?: Omit<StreamSnapshot, 'version'>;
+}
+
+/** One page of a stream's events, for the paged audit trail (`GET /api/orders/{orderId}/events`). */
+export interface EventPage {
+  /** The stream version when the page was read; the page never holds an event above it. */
+  version: number;
+  /** Events after the requested version, in version order, at most the requested number. */
+  events: RecordedEvent[];
+}
+
+/** The largest `limit` of `readEvents`. */
+export const maxEventPage = 1000;
+
 /** A page of the global feed of commits, for the change feed. `position` is opaque and resumable. */
 export interface FeedPage {
   commits: CommitDocument[];
   position: string;
 }
+
+/** Commits and events recorded in one UTC minute: the activity figures of the overview (`GET /api/overview`). */
+export interface MinuteActivity {
+  /** Start of the minute, ISO 8601 UTC, such as `2026-12-02T10:41:00.000Z`. */
+  minute: string;
+  /** Commits recorded in it: one per accepted command. */
+  commits: number;
+  /** Events in those commits. */
+  events: number;
+}
+
+/** The largest `limit` of `readLatestCommits`. */
+export const maxLatestCommits = 1000;
 
 export interface AppendResult {
   commit: CommitDocument;
@@ -114,11 +170,47 @@ export interface EventStore {
    * @throws RangeError for an empty event list or an expected version that is not a non-negative integer
    * @throws CommitTooLargeError when the commit exceeds the store's item limit
    */
-  append(orderId: string, expectedVersion: number, events: StoredEventRecord[]): Promise<AppendResult>;
+  append(
+    orderId: string,
+    expectedVersion: number,
+    events: StoredEventRecord[],
+    options?: AppendOptions,
+  ): Promise<AppendResult>;
   /** Reads one stream in version order; an unknown stream reads as version 0 with no events. */
   readStream(orderId: string, options?: ReadStreamOptions): Promise<StreamSlice>;
+  /**
+   * The order's head, one row or one point read whatever the stream's length: its version and snapshot;
+   * undefined for an unknown stream.
+   */
+  readHead(orderId: string): Promise<StreamHead | undefined>;
+  /**
+   * Keeps `snapshot` in the head if the head is still at `snapshot.version` (a snapshot rebuilt from the
+   * events after the fold changed); otherwise, or when it does not fit the store's item limit, does nothing.
+   * @returns whether it was kept
+   */
+  saveSnapshot(orderId: string, snapshot: StreamSnapshot): Promise<boolean>;
+  /**
+   * The events after version `after`, in version order, at most `limit` (1 to {@link maxEventPage}), never
+   * above the head's version: reads only the commits that hold them (SQLite: a range of the (order, i)
+   * index; Cosmos DB: one query in the order's partition on the indexed `i` and `n`), not the whole stream.
+   * An unknown stream reads as version 0 with no events.
+   * @throws RangeError for a limit outside 1..maxEventPage or an `after` that is not a non-negative integer
+   */
+  readEvents(orderId: string, after: number, limit: number): Promise<EventPage>;
   /** Reads commits after `position` (undefined = from the start) in commit order, at most `limit`. */
   readFeed(position: string | undefined, limit: number): Promise<FeedPage>;
+  /**
+   * The newest commits, newest first (by `recordedAt`, then order id, descending), at most `limit` (1 to
+   * {@link maxLatestCommits}): the live stream of the dashboard (`GET /api/events/recent`).
+   * @throws RangeError for a limit outside 1..maxLatestCommits
+   */
+  readLatestCommits(limit: number): Promise<CommitDocument[]>;
+  /**
+   * Commits and events recorded at or after `since` (ISO 8601 UTC), per UTC minute, oldest first; minutes
+   * without a commit are left out.
+   * @throws RangeError when `since` is not an ISO 8601 time
+   */
+  activitySince(since: string): Promise<MinuteActivity[]>;
   /** Last stored checkpoint of a named consumer (a change-feed lease), or undefined. */
   getCheckpoint(consumer: string): Promise<string | undefined>;
   setCheckpoint(consumer: string, position: string): Promise<void>;
@@ -141,6 +233,75 @@ export function eventsOfCommit(commit: CommitDocument): RecordedEvent[] {
     version: commit.i + k + 1,
     recordedAt: commit.recordedAt,
   }));
+}
+
+/** The start of the UTC minute of an ISO 8601 time, as ISO 8601 (`…T10:41:00.000Z`). */
+export const minuteOf = (iso: string): string => {
+  const ms = Date.parse(iso);
+  return new Date(ms - (((ms % 60_000) + 60_000) % 60_000)).toISOString();
+};
+
+/** Sums commit stamps (`recordedAt` and event count) per UTC minute, oldest first. */
+export function activityByMinute(stamps: Iterable<{ recordedAt: string; events: number }>): MinuteActivity[] {
+  const minutes = new Map<string, MinuteActivity>();
+  for (const { recordedAt, events } of stamps) {
+    const minute = minuteOf(recordedAt);
+    const m = minutes.get(minute) ?? { minute, commits: 0, events: 0 };
+    m.commits += 1;
+    m.events += events;
+    minutes.set(minute, m);
+  }
+  return [...minutes.values()].sort((a, b) => (a.minute < b.minute ? -1 : a.minute > b.minute ? 1 : 0));
+}
+
+/** Checks the arguments of `readLatestCommits` and `activitySince`, as every adapter does. */
+export function assertLatestLimit(limit: number): void {
+  if (!Number.isInteger(limit) || limit < 1 || limit > maxLatestCommits) {
+    throw new RangeError(`limit must be a whole number from 1 to ${maxLatestCommits}, got ${limit}`);
+  }
+}
+export function assertSince(since: string): void {
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(since) || Number.isNaN(Date.parse(since))) {
+    throw new RangeError(`since must be an ISO 8601 time, got ${since}`);
+  }
+}
+
+/** Checks the arguments of `readEvents`, as every adapter does. */
+export function assertEventPage(after: number, limit: number): void {
+  if (!Number.isSafeInteger(after) || after < 0) {
+    throw new RangeError(`after must be a non-negative integer, got ${after}`);
+  }
+  if (!Number.isInteger(limit) || limit < 1 || limit > maxEventPage) {
+    throw new RangeError(`limit must be a whole number from 1 to ${maxEventPage}, got ${limit}`);
+  }
+}
+
+/** The events of `commits` (contiguous, in version order) with versions in (after, upTo]. */
+export function eventsInRange(commits: CommitDocument[], after: number, upTo: number): RecordedEvent[] {
+  return commits.flatMap(eventsOfCommit).filter((e) => e.version > after && e.version <= upTo);
+}
+
+/**
+ * The continuation token of the paged audit trail: the last version a page returned, opaque to callers
+ * (base64url JSON `{"v":n}`, as the order list's tokens are base64url JSON).
+ */
+export const encodeEventsToken = (after: number): string =>
+  Buffer.from(JSON.stringify({ v: after })).toString('base64url');
+
+/** The version a token continues after, or undefined for a token this service could not have issued. */
+export function decodeEventsToken(token: string): number | undefined {
+  if (!/^[A-Za-z0-9_-]{1,200}$/.test(token)) return undefined;
+  try {
+    const value = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as unknown;
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+    const keys = Object.keys(value);
+    const v = (value as { v?: unknown }).v;
+    if (keys.length === 1 && keys[0] === 'v' && Number.isSafeInteger(v) && (v as number) >= 1)
+      return v as number;
+  } catch {
+    // not JSON: not ours
+  }
+  return undefined;
 }
 
 /** Applies `ReadStreamOptions` to the full ordered event list of a stream. */

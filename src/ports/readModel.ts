@@ -36,6 +36,14 @@ export interface OrderReadModel {
   put(entry: ReadModelEntry): Promise<void>;
   /** @throws InvalidContinuationTokenError */
   list(query: OrderListQuery): Promise<OrderListPage>;
+  /** How many orders have each status: every status of `orderStatuses`, zero included, in that order. */
+  countByStatus(): Promise<StatusCount[]>;
+}
+
+/** The number of orders in one status. */
+export interface StatusCount {
+  status: OrderStatus;
+  count: number;
 }
 
 interface PageKey {

@@ -123,29 +123,63 @@ interface Expected {
   }[];
 }
 
+/**
+ * How far one order gets through the default funnel: the times (UTC ms) of the steps it reaches, in order; empty
+ * when it never enters. Each step is the first later event of its type, no later than the entry plus the window.
+ */
+function reachedTimes(events: Ev[], windowSeconds = Infinity): number[] {
+  let i = events.findIndex((e) => e.type === funnelSteps[0]);
+  if (i < 0) return [];
+  const start = events[i].at;
+  const times = [start];
+  for (let k = 1; k < funnelSteps.length; k++) {
+    let j = i + 1;
+    while (
+      j < events.length &&
+      events[j].type !== funnelSteps[k] &&
+      events[j].at - start <= windowSeconds * 1000
+    )
+      j++;
+    if (j >= events.length || events[j].at - start > windowSeconds * 1000) break;
+    times.push(events[j].at);
+    i = j;
+  }
+  return times;
+}
+
 /** The funnel straight from the rows: each order's furthest step and the seconds between its steps. */
 function expectedFunnel(orders: { events: Ev[] }[], windowSeconds = Infinity): Expected {
-  const reached = funnelSteps.map(() => 0);
-  const durations: number[][] = funnelSteps.map(() => []);
-  for (const { events } of orders) {
-    let i = events.findIndex((e) => e.type === funnelSteps[0]);
-    if (i < 0) continue;
-    const start = events[i].at;
-    reached[0]++;
-    for (let k = 1; k < funnelSteps.length; k++) {
-      let j = i + 1;
-      while (
-        j < events.length &&
-        events[j].type !== funnelSteps[k] &&
-        events[j].at - start <= windowSeconds * 1000
-      )
-        j++;
-      if (j >= events.length || events[j].at - start > windowSeconds * 1000) break;
-      reached[k]++;
-      durations[k].push((events[j].at - events[i].at) / 1000);
-      i = j;
-    }
+  return figures(orders.map((o) => reachedTimes(o.events, windowSeconds)));
+}
+
+/**
+ * The funnel counted by customers (persons, customer_unique_id): a customer counts at a step when one of their
+ * orders reaches it, with the times of their order that got furthest (the earliest entry among equals, then the
+ * lowest order id).
+ */
+function expectedCustomerFunnel(orders: { row: OrderRow; customer: string; events: Ev[] }[]): Expected {
+  const best = new Map<string, { times: number[]; orderId: string }>();
+  for (const o of orders) {
+    const times = reachedTimes(o.events);
+    if (!times.length) continue;
+    const current = best.get(o.customer);
+    if (
+      !current ||
+      times.length > current.times.length ||
+      (times.length === current.times.length &&
+        (times[0] < current.times[0] || (times[0] === current.times[0] && o.row.order_id < current.orderId)))
+    )
+      best.set(o.customer, { times, orderId: o.row.order_id });
   }
+  return figures([...best.values()].map((b) => b.times));
+}
+
+/** Counts, conversions, drop-offs and times of the steps, from each entrant's reached times. */
+function figures(entrants: number[][]): Expected {
+  const reached = funnelSteps.map((_, k) => entrants.filter((t) => t.length > k).length);
+  const durations = funnelSteps.map((_, k) =>
+    k === 0 ? [] : entrants.filter((t) => t.length > k).map((t) => (t[k] - t[k - 1]) / 1000),
+  );
   return {
     steps: funnelSteps.map((_, k) => ({
       count: reached[k],
@@ -182,7 +216,8 @@ function expectFunnel(actual: { steps: Record<string, unknown>[] }, expected: Ex
 describe.skipIf(!haveData)('funnel, process map and OCEL of the real Olist sample', () => {
   let dataDir: string;
   let host: TestHost;
-  const orders: { row: OrderRow; state?: string; events: Ev[] }[] = [];
+  /** Every order row with its customer (the person: customer_unique_id), their state and its events. */
+  const orders: { row: OrderRow; customer: string; state?: string; events: Ev[] }[] = [];
 
   beforeAll(async () => {
     const products = new Map<string, Set<string>>();
@@ -191,18 +226,21 @@ describe.skipIf(!haveData)('funnel, process map and OCEL of the real Olist sampl
       set.add(i.product_id);
       products.set(i.order_id, set);
     }
-    const states = new Map(
-      readCsv<{ customer_id: string; customer_state: string }>('olist_customers_dataset.csv').map((c) => [
-        c.customer_id,
-        c.customer_state,
-      ]),
+    const customers = new Map(
+      readCsv<{ customer_id: string; customer_unique_id: string; customer_state: string }>(
+        'olist_customers_dataset.csv',
+      ).map((c) => [c.customer_id, c]),
     );
-    for (const row of readCsv<OrderRow>('olist_orders_dataset.csv'))
+    for (const row of readCsv<OrderRow>('olist_orders_dataset.csv')) {
+      const customer = customers.get(row.customer_id);
       orders.push({
         row,
-        state: states.get(row.customer_id),
+        // The person; an order whose customer_id the file lacks stays a customer of its own (none here).
+        customer: customer?.customer_unique_id || row.customer_id,
+        state: customer?.customer_state,
         events: eventsOf(row, products.get(row.order_id)?.size ?? 0),
       });
+    }
 
     dataDir = mkdtempSync(path.join(tmpdir(), 'olist-analytics-'));
     const services = createServices(readSettings({ DATA_DIR: dataDir, EVENT_STORE: 'sqlite', PORT: '0' }));
@@ -258,10 +296,25 @@ describe.skipIf(!haveData)('funnel, process map and OCEL of the real Olist sampl
         `state ${group.key}`,
       );
 
-    // Each Olist customer id has one order, so customers count as orders do.
-    expect(new Set(orders.map((o) => o.row.customer_id)).size).toBe(orders.length);
+    // Customers are persons (customer_unique_id): some have several orders, so they count fewer than orders.
+    const persons = new Set(orders.map((o) => o.customer));
+    expect(persons.size).toBeLessThan(orders.length);
     const customers = await call(host, 'GET', '/api/analytics/funnel?countBy=customers');
-    expectFunnel(customers.body, expectedFunnel(orders), 'customers');
+    expect(customers.status).toBe(200);
+    expect(customers.body.steps[0].count).toBe(persons.size);
+    expectFunnel(customers.body, expectedCustomerFunnel(orders), 'customers');
+    const customersByState = await call(
+      host,
+      'GET',
+      '/api/analytics/funnel?countBy=customers&breakdown=customerState',
+    );
+    expect(customersByState.status).toBe(200);
+    for (const group of customersByState.body.breakdown)
+      expectFunnel(
+        group,
+        expectedCustomerFunnel(orders.filter((o) => (o.state ?? null) === group.key)),
+        `customers of state ${group.key}`,
+      );
 
     const windowed = await call(host, 'GET', '/api/analytics/funnel?window=7d');
     expectFunnel(windowed.body, expectedFunnel(orders, 7 * 86400), 'within 7 days');
@@ -392,7 +445,7 @@ describe.skipIf(!haveData)('funnel, process map and OCEL of the real Olist sampl
     ).toHaveLength(115);
     const byType = (type: string) => doc.objects.filter((o: { type: string }) => o.type === type).length;
     expect(byType('order')).toBe(15_000);
-    expect(byType('customer')).toBe(15_000);
+    expect(byType('customer')).toBe(new Set(orders.map((o) => o.customer)).size);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const Libsql = require('libsql');
     const db = new Libsql(sqlite, { readonly: true });

@@ -107,6 +107,7 @@ function accessOf(route: RouteSpec, role: Role): Access {
   const asCustomer = (how: 'owner' | 'self'): Access => (customer ? how : 'forbidden');
   switch (route.name) {
     case 'getEventSchema':
+    case 'getMe':
       return 'full';
     case 'createOrder':
       return has('orders.admin') ? 'full' : asCustomer('self');
@@ -126,6 +127,9 @@ function accessOf(route: RouteSpec, role: Role): Access {
     case 'getFunnel':
     case 'getProcessMap':
     case 'getOcel':
+    case 'getFunnelDropOffs':
+    case 'getOverview':
+    case 'getRecentEvents':
       return has('orders.read') || has('orders.admin') ? 'full' : 'forbidden';
     case 'approveOrder':
       return has('orders.approve') ? 'full' : 'forbidden';
@@ -440,6 +444,9 @@ function badQueries(route: RouteSpec): [string, string][][] {
   const valid: Record<string, string[]> = {
     getOrder: ['asOf'],
     listOrders: ['status', 'customerId', 'limit', 'continuationToken'],
+    getOrderEvents: ['limit', 'continuationToken'],
+    getRecentEvents: ['limit', 'types'],
+    getFunnelDropOffs: ['limit'],
   };
   const accepted = valid[route.name] ?? [];
   const generic = genericQueryNames
@@ -485,6 +492,62 @@ function badQueries(route: RouteSpec): [string, string][][] {
             ...['customerId', 'state', '__proto__', 'hasOwnProperty'].map((v) => one('breakdown', v)),
           ]
         : []),
+    ];
+  }
+  if (route.name === 'getRecentEvents') {
+    return [
+      ...generic,
+      ...['0', '201', '-1', 'abc', '5.5', '__proto__'].map((v) => one('limit', v)),
+      ...[',', 'orderCreated', 'OrderCreated,,OrderShipped', '__proto__', 'x'.repeat(2001)].map((v) =>
+        one('types', v),
+      ),
+      both(['limit', '5'], ['limit', '6']),
+      both(['types', 'OrderCreated'], ['types', 'OrderShipped']),
+    ];
+  }
+  if (route.name === 'getOverview') {
+    return [
+      ...generic,
+      ...['0', '181', '-5', 'x', '1e2', '__proto__'].map((v) => one('minutes', v)),
+      both(['minutes', '5'], ['minutes', '6']),
+    ];
+  }
+  if (route.name === 'getFunnelDropOffs') {
+    // A valid step with one defect elsewhere, and a step out of range for the default six steps.
+    return [
+      ...generic.map((q) => [['step', '2'], ...q] as [string, string][]),
+      ...['0', '7', '21', 'x', '2.5', '__proto__'].map((v) => one('step', v)),
+      both(['step', '1'], ['step', '2']),
+      both(['step', '3'], ['steps', 'OrderCreated,OrderSubmitted']),
+      both(['step', '1'], ['limit', '1001']),
+      both(['step', '1'], ['countBy', 'Customers']),
+    ];
+  }
+  if (route.name === 'getOrderEvents') {
+    const token = (json: string) => b64url(json);
+    return [
+      ...generic,
+      ...['0', '1001', '-1', 'abc', '1e1', ' 5', '5.5', '0x10', '99999999999', '١٠'].map((v) =>
+        one('limit', v),
+      ),
+      ...[
+        'junk',
+        'x'.repeat(201),
+        token('{"v":0}'),
+        token('{"v":-3}'),
+        token('{"v":1.5}'),
+        token('{"v":"5"}'),
+        token('{"v":1e300}'),
+        token('{"v":5,"o":"x"}'),
+        token('{"__proto__":{"v":5}}'),
+        token('{"constructor":{"v":5}}'),
+        token('[5]'),
+        token('null'),
+        token('5'),
+      ].map((v) => one('continuationToken', v)),
+      both(['limit', '5'], ['limit', '6']),
+      both(['continuationToken', token('{"v":1}')], ['continuationToken', token('{"v":2}')]),
+      both(['__proto__', 'x'], ['limit', '5']),
     ];
   }
   if (route.name === 'listOrders') {

@@ -110,14 +110,17 @@ describe('the deployable package (npm run package)', () => {
     );
   });
 
-  it('holds the compiled JavaScript of the app only: no TypeScript, source map, test, benchmark or local host', () => {
+  it('holds the compiled JavaScript of the app and the built dashboard only: no TypeScript, source map, test, benchmark or local host', () => {
     const app = entries.filter((e) => !e.startsWith('node_modules/'));
     const dist = app.filter((e) => e.startsWith('dist/'));
     expect(app.filter((e) => !e.startsWith('dist/')).sort()).toEqual(['host.json', 'package.json']);
-    expect(dist.filter((e) => !/^dist\/src\/.+\.js$/.test(e))).toEqual([]);
+    expect(dist.filter((e) => !/^dist\/src\/.+\.js$/.test(e) && !e.startsWith('dist/web/'))).toEqual([]);
+    // The dashboard, as `npm run build` wrote it: index.html and its bundled assets (no source maps).
+    expect(dist).toContain('dist/web/index.html');
+    expect(dist.filter((e) => e.startsWith('dist/web/') && e.endsWith('.map'))).toEqual([]);
     expect(entries.filter((e) => /(^|\/)test\//.test(e) && !e.startsWith('node_modules/'))).toEqual([]);
     expect(dist.filter((e) => /^dist\/src\/(bench|local)\//.test(e))).toEqual([]);
-    expect(dist.sort()).toEqual(compiledAppFiles(repoRoot));
+    expect(dist.filter((e) => e.startsWith('dist/src/')).sort()).toEqual(compiledAppFiles(repoRoot));
   });
 
   it('holds every production dependency and no devDependency, all at the versions of package-lock.json', () => {
@@ -152,8 +155,9 @@ describe('the deployable package (npm run package)', () => {
     expect(fromPackage.loadErrors).toEqual([]);
     expect(fromPackage.files).toEqual(result.functionFiles);
     expect(fromPackage.files).toEqual(fromDist.files);
-    // 19 http, 6 change feed, 2 Event Grid, the orchestration and 5 activities (the table of registrations.spec.ts).
-    expect(fromPackage.functions).toHaveLength(33);
+    // 25 http (2 of them the page), 6 change feed, 2 Event Grid, the orchestration and 5 activities (the table
+    // of registrations.spec.ts).
+    expect(fromPackage.functions).toHaveLength(39);
     expect(fromPackage.functions.map(comparable)).toEqual(fromDist.functions.map(comparable));
     expect(fromPackage.hooks).toEqual({ appTerminate: 1, appStart: 1 });
     expect(fromPackage.libsql).toEqual({ requests: 0, requesters: [], loaded: [] });

@@ -28,6 +28,7 @@ import {
 /** One registration, as the table below states it. */
 type Expected =
   | { kind: 'http'; route: RouteSpec; durableClient: boolean }
+  | { kind: 'page'; name: string; route: string }
   | { kind: 'cosmosDB'; name: string; leaseContainerPrefix: string; durableClient: boolean }
   | { kind: 'eventGrid'; name: string }
   | { kind: 'orchestration'; name: string }
@@ -40,14 +41,16 @@ const changeFeed = (name: string, leaseContainerPrefix: string, durableClient = 
   leaseContainerPrefix,
   durableClient,
 });
+const page = (name: string, route: string): Expected => ({ kind: 'page', name, route });
 const eventGrid = (name: string): Expected => ({ kind: 'eventGrid', name });
 const orchestration = (name: string): Expected => ({ kind: 'orchestration', name });
 const activity = (name: string): Expected => ({ kind: 'activity', name });
 
 /**
  * Every function of the app, by the file of src/functions that registers it (counted from the sources):
- * 19 http routes, 6 change-feed functions, 2 Event Grid functions, the orchestration and its 5 activities.
- * HTTP names, methods and routes come from the route specs (src/http/routes.ts). The other names are written
+ * 23 http routes and the 2 functions of the dashboard page, 6 change-feed functions, 2 Event Grid functions,
+ * the orchestration and its 5 activities. HTTP names, methods and routes come from the route specs
+ * (src/http/routes.ts), with the `api/` prefix (host.json's own prefix is empty, so the page has `/`). The other names are written
  * out, and so are the lease prefixes: on Azure a renamed activity or orchestration breaks the instances in
  * flight, whose history names it, and a changed lease prefix makes its function (startFromBeginning) process
  * the whole event history again.
@@ -55,10 +58,12 @@ const activity = (name: string): Expected => ({ kind: 'activity', name });
 const registrations: Record<string, Expected[]> = {
   'analytics.js': [
     http(routes.funnelRoute),
+    http(routes.funnelDropOffsRoute),
     http(routes.processMapRoute),
     http(routes.ocelRoute),
     changeFeed('orderJourneyProjection', 'orderJourney-'),
   ],
+  'dashboard.js': [page('dashboard', '{file?}'), page('dashboardAssets', 'assets/{file}')],
   'customerNotifications.js': [eventGrid('customerNotifications'), http(routes.orderNotificationsRoute)],
   'eventGridRelay.js': [changeFeed('eventGridRelay', 'eventGrid-')],
   'eventLake.js': [changeFeed('eventLake', 'eventLake-')],
@@ -77,6 +82,7 @@ const registrations: Record<string, Expected[]> = {
   'orderEvents.js': [http(routes.orderEventsRoute)],
   'orderItems.js': [http(routes.addItemRoute), http(routes.removeItemRoute)],
   'orderLifecycle.js': [http(routes.submitOrderRoute), http(routes.cancelOrderRoute)],
+  'overview.js': [http(routes.meRoute), http(routes.overviewRoute), http(routes.recentEventsRoute)],
   'orderProjection.js': [changeFeed('orderReadModelProjection', 'orderReadModel-')],
   'orders.js': [
     http(routes.createOrderRoute),
@@ -96,6 +102,7 @@ const expectedByName = new Map(
 );
 const triggerTypes: Record<Expected['kind'], string> = {
   http: 'httpTrigger',
+  page: 'httpTrigger',
   cosmosDB: 'cosmosDBTrigger',
   eventGrid: 'eventGridTrigger',
   orchestration: 'orchestrationTrigger',
@@ -113,7 +120,7 @@ beforeAll(async () => {
 });
 
 const byKind = (kind: Expected['kind']): ReportedFunction[] =>
-  report.functions.filter((f) => f.trigger.type === triggerTypes[kind]);
+  report.functions.filter((f) => expectedByName.get(f.name)?.kind === kind);
 
 describe('the built app loaded as the Functions host loads it on Azure (fresh process, no libsql, no network)', () => {
   it('the table covers every function file of src/functions, and the host glob loads each and src/index.js', () => {
@@ -132,10 +139,15 @@ describe('the built app loaded as the Functions host loads it on Azure (fresh pr
   });
 
   it('registers every function of the table, from the file the table names, and nothing else', () => {
-    const counts = Object.fromEntries(
-      (Object.keys(triggerTypes) as Expected['kind'][]).map((k) => [k, byKind(k).length]),
-    );
-    expect(counts).toEqual({ http: 19, cosmosDB: 6, eventGrid: 2, orchestration: 1, activity: 5 });
+    const counts = new Map<string, number>();
+    for (const fn of report.functions) counts.set(fn.trigger.type, (counts.get(fn.trigger.type) ?? 0) + 1);
+    expect(Object.fromEntries(counts)).toEqual({
+      httpTrigger: 25,
+      cosmosDBTrigger: 6,
+      eventGridTrigger: 2,
+      orchestrationTrigger: 1,
+      activityTrigger: 5,
+    });
     expect(report.functions.map((f) => f.name).sort()).toEqual([...expectedByName.keys()].sort());
     for (const fn of report.functions) {
       const expected = expectedByName.get(fn.name)!;
@@ -156,7 +168,7 @@ describe('the built app loaded as the Functions host loads it on Azure (fresh pr
         methods: routes.answersPreflight(expected.route)
           ? [expected.route.method, 'OPTIONS']
           : [expected.route.method],
-        route: expected.route.route,
+        route: routes.functionRoute(expected.route),
         authLevel: 'anonymous',
       });
       expect(
@@ -169,6 +181,22 @@ describe('the built app loaded as the Functions host loads it on Azure (fresh pr
       ).toEqual(expected.durableClient ? ['durableClient'] : []);
       expect(fn.retryOptions, fn.name).toBeUndefined();
     }
+  });
+
+  it('serves the dashboard page at / and /assets/{file} (GET and HEAD, anonymous), never under api/', () => {
+    const pages = byKind('page');
+    expect(pages.map((f) => f.name).sort()).toEqual(['dashboard', 'dashboardAssets']);
+    for (const fn of pages) {
+      const expected = expectedByName.get(fn.name) as Extract<Expected, { kind: 'page' }>;
+      expect(fn.trigger, fn.name).toMatchObject({
+        direction: 'in',
+        methods: ['GET', 'HEAD'],
+        route: expected.route,
+        authLevel: 'anonymous',
+      });
+    }
+    // Every API function's route starts with the API prefix, so none can take a page path.
+    for (const fn of byKind('http')) expect(String(fn.trigger.route)).toMatch(/^api\//);
   });
 
   it('gives every cosmosDB trigger the COSMOS connection, the database setting, the events and leases containers and its own lease prefix', () => {

@@ -32,6 +32,11 @@ interface ItemRow {
   product_id: string;
   price: string;
 }
+interface CustomerRow {
+  customer_id: string;
+  customer_unique_id: string;
+  customer_state: string;
+}
 
 const readCsv = <T>(file: string): T[] =>
   parse(readFileSync(path.join(olistDir, file)), { columns: true, bom: true, skip_empty_lines: true }) as T[];
@@ -97,10 +102,13 @@ describe.skipIf(!haveData)('Olist import (real sample)', () => {
   let first: ImportSummary;
   let orders: OrderRow[];
   const itemsOf = new Map<string, ItemRow[]>();
+  /** The customers file by customer_id: the person (customer_unique_id) and their state. */
+  let customerOf: Map<string, CustomerRow>;
   let readModel: OrderSummary[];
 
   beforeAll(async () => {
     orders = readCsv<OrderRow>('olist_orders_dataset.csv');
+    customerOf = new Map(readCsv<CustomerRow>('olist_customers_dataset.csv').map((c) => [c.customer_id, c]));
     for (const item of readCsv<ItemRow>('olist_order_items_dataset.csv')) {
       itemsOf.set(item.order_id, [...(itemsOf.get(item.order_id) ?? []), item]);
     }
@@ -224,12 +232,6 @@ describe.skipIf(!haveData)('Olist import (real sample)', () => {
     ];
     expect(itemsOf.get(samples[0])).toHaveLength(21);
     const source = new Map(orders.map((o) => [o.order_id, o]));
-    const stateOf = new Map(
-      readCsv<{ customer_id: string; customer_state: string }>('olist_customers_dataset.csv').map((c) => [
-        c.customer_id,
-        c.customer_state,
-      ]),
-    );
     for (const orderId of samples) {
       const row = source.get(orderId)!;
       const items = itemsOf.get(orderId) ?? [];
@@ -239,10 +241,10 @@ describe.skipIf(!haveData)('Olist import (real sample)', () => {
         orderId,
       ).toEqual(expectedEvents(row));
       expect(events[0].occurredAt).toBe(brazilToUtc(row.order_purchase_timestamp));
-      // The customer's state comes from the customers file (the funnel's breakdown by state).
+      // The customer is the person of the customers file, with their state (the funnel's breakdown by state).
       expect(events[0].data).toEqual({
-        customerId: row.customer_id,
-        customerState: stateOf.get(row.customer_id),
+        customerId: customerOf.get(row.customer_id)!.customer_unique_id,
+        customerState: customerOf.get(row.customer_id)!.customer_state,
       });
       for (const e of events) expect(e.metadata).toEqual({ actor: 'import:olist', correlationId: orderId });
       const when = (type: string) => events.find((e) => e.type === type)?.occurredAt;
@@ -269,6 +271,31 @@ describe.skipIf(!haveData)('Olist import (real sample)', () => {
         expect(line.unitPrice).toMatch(/^\d+\.\d{2}$/);
       }
     }
+  });
+
+  it('records every order under its customer_unique_id, so repeat customers have all their orders', () => {
+    // Every order's customer_id is in the customers file, one row each; customer_id is one per order.
+    expect(orders.every((o) => customerOf.has(o.customer_id))).toBe(true);
+    expect(new Set(orders.map((o) => o.customer_id)).size).toBe(orders.length);
+    expect(first.anomalies.unknownCustomer).toBe(0);
+    const ordersOf = (pairs: [string, string][]) => {
+      const by = new Map<string, string[]>();
+      for (const [customer, orderId] of pairs) by.set(customer, [...(by.get(customer) ?? []), orderId]);
+      return new Map([...by].map(([customer, list]) => [customer, list.sort()]));
+    };
+    const expected = ordersOf(
+      orders.map((o) => [customerOf.get(o.customer_id)!.customer_unique_id, o.order_id]),
+    );
+    const stored = ordersOf(readModel.map((o) => [o.customerId, o.orderId]));
+    expect(stored).toEqual(expected);
+    const repeat = [...expected.values()].filter((list) => list.length >= 2);
+    console.info(
+      `Olist customers: ${expected.size} persons for ${orders.length} orders; ${repeat.length} with 2 or more orders ` +
+        `(${repeat.reduce((n, l) => n + l.length, 0)} orders)`,
+    );
+    // As measured on the sample (docs/analytics.md): 14,904 persons, 93 of them with 2-4 orders.
+    expect(expected.size).toBe(14_904);
+    expect(repeat.length).toBe(93);
   });
 
   it('appends nothing when run a second time', async () => {

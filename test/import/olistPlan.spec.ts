@@ -6,7 +6,7 @@ import { createServices, Services } from '../../src/composition/services';
 import { readSettings } from '../../src/config/settings';
 import { localToUtcIso, olistTimeToUtc } from '../../src/import/localTime';
 import { ImportInputError, importOlist } from '../../src/import/olist';
-import { OlistOrderRow, OlistRowError, planOrder } from '../../src/import/olistPlan';
+import { OlistCustomer, OlistOrderRow, OlistRowError, planOrder } from '../../src/import/olistPlan';
 import { parseArgs } from '../../src/import/cli';
 import { eventDataSchema } from '../../src/domain/events';
 
@@ -29,6 +29,8 @@ const item = (k: number, productId: string, price: string, orderId = 'o-1') => (
   price,
 });
 const types = (p: ReturnType<typeof planOrder>) => p.commands.map((c) => c.type);
+/** The customers file's row for the order's customer_id: the person and their state. */
+const person: OlistCustomer = { uniqueId: 'person-1', state: 'SP' };
 
 describe('Brazil local time to UTC', () => {
   it('uses UTC-3 in the southern winter and UTC-2 during DST (until 2019)', () => {
@@ -53,7 +55,11 @@ describe('Brazil local time to UTC', () => {
 
 describe('planning the commands of one Olist order', () => {
   it('groups item rows by product, with canonical BRL prices, all at the purchase time', () => {
-    const plan = planOrder(row(), [item(2, 'p-1', '199.0'), item(1, 'p-2', '5'), item(3, 'p-1', '199.0')]);
+    const plan = planOrder(
+      row(),
+      [item(2, 'p-1', '199.0'), item(1, 'p-2', '5'), item(3, 'p-1', '199.0')],
+      person,
+    );
     expect(types(plan)).toEqual([
       'CreateOrder',
       'AddProduct',
@@ -77,15 +83,17 @@ describe('planning the commands of one Olist order', () => {
   });
 
   it('ships a delivered order without approval time from submitted, inventing no acceptance', () => {
-    const plan = planOrder(row({ order_approved_at: '' }), [item(1, 'p-1', '10')]);
+    const plan = planOrder(row({ order_approved_at: '' }), [item(1, 'p-1', '10')], person);
     expect(types(plan)).toEqual(['CreateOrder', 'AddProduct', 'SubmitOrder', 'ShipOrder', 'DeliverOrder']);
     expect(plan.anomalies).toEqual(['deliveredWithoutApproval']);
   });
 
   it('cancels after shipping at the latest known time and reports it', () => {
-    const plan = planOrder(row({ order_status: 'canceled', order_delivered_customer_date: '' }), [
-      item(1, 'p-1', '10'),
-    ]);
+    const plan = planOrder(
+      row({ order_status: 'canceled', order_delivered_customer_date: '' }),
+      [item(1, 'p-1', '10')],
+      person,
+    );
     expect(types(plan)).toEqual([
       'CreateOrder',
       'AddProduct',
@@ -109,6 +117,7 @@ describe('planning the commands of one Olist order', () => {
         order_delivered_customer_date: '',
       }),
       [],
+      person,
     );
     expect(types(plan)).toEqual(['CreateOrder', 'SubmitOrder', 'RejectOrder']);
     expect(plan.commands[2]).toMatchObject({ reason: 'unavailable', occurredAt: '2018-06-12T23:44:26.000Z' });
@@ -122,6 +131,7 @@ describe('planning the commands of one Olist order', () => {
         order_delivered_customer_date: '2018-06-12 19:00:00',
       }),
       [item(1, 'p-1', '10')],
+      person,
     );
     expect(plan.anomalies.sort()).toEqual([
       'carrierBeforeApproval',
@@ -131,19 +141,23 @@ describe('planning the commands of one Olist order', () => {
   });
 
   it('refuses a row whose time or price cannot be read', () => {
-    expect(() => planOrder(row({ order_approved_at: 'yesterday' }), [])).toThrow(OlistRowError);
-    expect(() => planOrder(row(), [item(1, 'p-1', '10.005')])).toThrow(OlistRowError);
+    expect(() => planOrder(row({ order_approved_at: 'yesterday' }), [], person)).toThrow(OlistRowError);
+    expect(() => planOrder(row(), [item(1, 'p-1', '10.005')], person)).toThrow(OlistRowError);
   });
 
   it('keeps ids named like prototype properties as they are, grouping their rows by product', () => {
     const orderId = '__proto__';
-    const plan = planOrder(row({ order_id: orderId, customer_id: 'constructor' }), [
-      { ...item(1, '__proto__', '1.0', orderId), seller_id: 'hasOwnProperty' },
-      { ...item(2, 'toString', '2.0', orderId), seller_id: 'hasOwnProperty' },
-      { ...item(3, '__proto__', '1.0', orderId), seller_id: 'hasOwnProperty' },
-    ]);
+    const plan = planOrder(
+      row({ order_id: orderId, customer_id: 'constructor' }),
+      [
+        { ...item(1, '__proto__', '1.0', orderId), seller_id: 'hasOwnProperty' },
+        { ...item(2, 'toString', '2.0', orderId), seller_id: 'hasOwnProperty' },
+        { ...item(3, '__proto__', '1.0', orderId), seller_id: 'hasOwnProperty' },
+      ],
+      { uniqueId: 'valueOf' },
+    );
     expect(plan.orderId).toBe('__proto__');
-    expect(plan.commands[0]).toMatchObject({ type: 'CreateOrder', customerId: 'constructor' });
+    expect(plan.commands[0]).toEqual(expect.objectContaining({ type: 'CreateOrder', customerId: 'valueOf' }));
     const lines = plan.commands.flatMap((c) => (c.type === 'AddProduct' ? [c.line] : []));
     expect(lines).toEqual([
       { productId: '__proto__', quantity: 2, unitPrice: '1.00', currency: 'BRL', sellerId: 'hasOwnProperty' },
@@ -153,10 +167,37 @@ describe('planning the commands of one Olist order', () => {
   });
 
   it('refuses a row whose ids the event catalogue would refuse', () => {
-    expect(() => planOrder(row({ order_id: 'o 1' }), [])).toThrow(/order_id/);
-    expect(() => planOrder(row({ customer_id: 'c/1' }), [])).toThrow(/customer_id/);
-    expect(() => planOrder(row(), [item(1, '..', '1.0')])).toThrow(/product_id/);
-    expect(() => planOrder(row(), [{ ...item(1, 'p-1', '1.0'), seller_id: '' }])).toThrow(/seller_id/);
+    expect(() => planOrder(row({ order_id: 'o 1' }), [], person)).toThrow(/order_id/);
+    expect(() => planOrder(row({ customer_id: 'c/1' }), [], undefined)).toThrow(/customer_id/);
+    expect(() => planOrder(row(), [], { uniqueId: 'person 1' })).toThrow(/customer_unique_id/);
+    expect(() => planOrder(row(), [item(1, '..', '1.0')], person)).toThrow(/product_id/);
+    expect(() => planOrder(row(), [{ ...item(1, 'p-1', '1.0'), seller_id: '' }], person)).toThrow(
+      /seller_id/,
+    );
+  });
+
+  it("makes the customer's customer_unique_id the customerId, so one person's orders share a customer", () => {
+    const first = planOrder(row({ order_id: 'o-1', customer_id: 'c-1' }), [], person);
+    const second = planOrder(row({ order_id: 'o-2', customer_id: 'c-2' }), [], person);
+    for (const plan of [first, second]) {
+      expect(plan.commands[0]).toEqual(
+        expect.objectContaining({ type: 'CreateOrder', customerId: 'person-1', customerState: 'SP' }),
+      );
+      expect(plan.anomalies).not.toContain('unknownCustomer');
+    }
+  });
+
+  it('keeps customer_id as the customer and reports unknownCustomer when the customers file does not name the person', () => {
+    // No row for the customer_id, and a row whose customer_unique_id is empty (its state is still used).
+    const missing = planOrder(row({ customer_id: 'c-9' }), [item(1, 'p-1', '10')], undefined);
+    expect(missing.commands[0]).toEqual(expect.objectContaining({ type: 'CreateOrder', customerId: 'c-9' }));
+    expect(missing.commands[0]).not.toHaveProperty('customerState');
+    expect(missing.anomalies).toEqual(['unknownCustomer']);
+    const anonymous = planOrder(row({ customer_id: 'c-9' }), [item(1, 'p-1', '10')], { state: 'RJ' });
+    expect(anonymous.commands[0]).toEqual(
+      expect.objectContaining({ customerId: 'c-9', customerState: 'RJ' }),
+    );
+    expect(anonymous.anomalies).toEqual(['unknownCustomer']);
   });
 });
 
@@ -187,6 +228,14 @@ describe('importing Olist rows whose ids and columns are named like prototype pr
         'hasOwnProperty,1,p-1,s-1,1.0,{}',
       ].join('\n') + '\n',
     );
+    writeFileSync(
+      path.join(dir, 'olist_customers_dataset.csv'),
+      [
+        'customer_id,__proto__,customer_unique_id,customer_state',
+        'constructor,{},toString,SP',
+        '__proto__,{},constructor,RJ',
+      ].join('\n') + '\n',
+    );
     services = createServices(readSettings({ DATA_DIR: ':memory:', EVENT_STORE: 'sqlite', PORT: '0' }));
   });
 
@@ -198,7 +247,12 @@ describe('importing Olist rows whose ids and columns are named like prototype pr
   it('imports them as they are, with valid events and a read model that matches', async () => {
     const summary = await importOlist(dir, services);
     expect(summary).toMatchObject({ orders: 3, itemRows: 5, ordersImported: 2 });
-    expect(summary.anomalies).toMatchObject({ invalidRow: 1, itemsWithoutOrder: 1, refusedCommands: 0 });
+    expect(summary.anomalies).toMatchObject({
+      invalidRow: 1,
+      itemsWithoutOrder: 1,
+      refusedCommands: 0,
+      unknownCustomer: 0,
+    });
     expect(summary.problems.join('\n')).toMatch(/hasOwnProperty/);
 
     const proto = await services.store.readStream('__proto__');
@@ -210,7 +264,8 @@ describe('importing Olist rows whose ids and columns are named like prototype pr
       'OrderAccepted',
       'OrderCancelled',
     ]);
-    expect(proto.events[0].data).toEqual({ customerId: 'constructor' });
+    // Customers looked up by customer_id (`constructor`, `__proto__`): the persons `toString`, `constructor`.
+    expect(proto.events[0].data).toEqual({ customerId: 'toString', customerState: 'SP' });
     expect(proto.events[1].data).toEqual({
       productId: 'constructor',
       quantity: 2,
@@ -224,13 +279,13 @@ describe('importing Olist rows whose ids and columns are named like prototype pr
     }
     expect((await services.readModel.get('__proto__'))?.summary).toMatchObject({
       orderId: '__proto__',
-      customerId: 'constructor',
+      customerId: 'toString',
       status: 'cancelled',
       total: '25.50',
       itemCount: 3,
     });
     expect((await services.readModel.get('toString'))?.summary).toMatchObject({
-      customerId: '__proto__',
+      customerId: 'constructor',
       status: 'delivered',
       total: '1.00',
     });
@@ -246,6 +301,7 @@ describe('importing a small Olist folder', () => {
     orders:
       'order_id,customer_id,order_status,order_purchase_timestamp,order_approved_at,order_delivered_carrier_date,order_delivered_customer_date,order_estimated_delivery_date',
     items: 'order_id,order_item_id,product_id,seller_id,shipping_limit_date,price,freight_value',
+    customers: 'customer_id,customer_unique_id,customer_zip_code_prefix,customer_city,customer_state',
   };
   let dir: string;
   let services: Services;
@@ -271,6 +327,16 @@ describe('importing a small Olist folder', () => {
         'o-9,1,p-2,s-2,2017-01-15 09:00:00,12.5,3.00',
       ].join('\n') + '\n',
     );
+    // c-1 and c-2 are one person (two orders); c-3 is not in the file.
+    writeFileSync(
+      path.join(dir, 'olist_customers_dataset.csv'),
+      [
+        header.customers,
+        'c-1,person-1,01310,sao paulo,SP',
+        'c-2,person-1,01310,sao paulo,SP',
+        'c-7,person-7,20040,rio de janeiro,RJ',
+      ].join('\n') + '\n',
+    );
     services = createServices(readSettings({ DATA_DIR: ':memory:', EVENT_STORE: 'sqlite', PORT: '0' }));
   });
 
@@ -291,6 +357,7 @@ describe('importing a small Olist folder', () => {
       unknownStatus: 1,
       withoutItems: 1,
       itemsWithoutOrder: 1,
+      unknownCustomer: 1,
       refusedCommands: 0,
     });
     expect((await services.readModel.get('o-1'))?.summary).toMatchObject({
@@ -308,6 +375,19 @@ describe('importing a small Olist folder', () => {
 
     const second = await importOlist(dir, services);
     expect(second).toMatchObject({ eventsAppended: 0, commandsSent: 0, ordersAlreadyComplete: 3 });
+    expect(second.anomalies).toEqual(first.anomalies);
+  });
+
+  it("records one person's orders under their customer_unique_id, and an order whose customer is missing under its customer_id", async () => {
+    await importOlist(dir, services);
+    const page = await services.readModel.list({ customerId: 'person-1', limit: 10 });
+    expect(page.items.map((o) => o.orderId).sort()).toEqual(['o-1', 'o-2']);
+    expect((await services.store.readStream('o-2')).events[0].data).toEqual({
+      customerId: 'person-1',
+      customerState: 'SP',
+    });
+    expect((await services.store.readStream('o-3')).events[0].data).toEqual({ customerId: 'c-3' });
+    expect((await services.readModel.list({ customerId: 'c-1', limit: 10 })).items).toEqual([]);
   });
 
   it('resumes an order whose import stopped half-way, without adding its lines twice', async () => {
@@ -315,6 +395,7 @@ describe('importing a small Olist folder', () => {
     const plan = planOrder(
       { ...row(), order_id: 'o-1' },
       [item(1, 'p-1', '199.0'), item(2, 'p-1', '199.0')].map((i) => ({ ...i, order_id: 'o-1' })),
+      person,
     );
     for (const command of plan.commands.slice(0, 3)) await services.orders.handle('o-1', command, meta);
     const summary = await importOlist(dir, services);
@@ -343,6 +424,11 @@ describe('importing a small Olist folder', () => {
     await expect(importOlist(path.join(dir, 'nope'), services)).rejects.toThrow(ImportInputError);
     rmSync(path.join(dir, 'olist_order_items_dataset.csv'));
     await expect(importOlist(dir, services)).rejects.toThrow(/no olist_order_items_dataset.csv/);
+    // The customers file is required too: without it no order would have its person as customer.
+    writeFileSync(path.join(dir, 'olist_order_items_dataset.csv'), `${header.items}\n`);
+    rmSync(path.join(dir, 'olist_customers_dataset.csv'));
+    await expect(importOlist(dir, services)).rejects.toThrow(/no olist_customers_dataset.csv/);
+    expect((await services.store.readStream('o-1')).version).toBe(0);
   });
 });
 

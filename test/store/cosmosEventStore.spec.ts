@@ -1,7 +1,7 @@
 import { Items } from '@azure/cosmos';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventsIndexingPolicy } from '../../src/adapters/cosmos/containers';
-import { OrderService } from '../../src/app/orderService';
+import { OrderService, snapshotSchema } from '../../src/app/orderService';
 import { CosmosConnection } from '../../src/adapters/cosmos/connection';
 import { CosmosEventStore, FeedMode } from '../../src/adapters/cosmos/cosmosEventStore';
 import { CommitTooLargeError, WrongExpectedVersionError } from '../../src/ports/eventStore';
@@ -126,7 +126,21 @@ function adapterDetails(name: string, isReal: boolean, open: () => Promise<Targe
         { type: 'OrderCreated', schemaVersion: 2, data: { customerId: 'c-1' } },
       ]);
       const head = await headOf(orderId);
-      expect(withoutSystem(head!)).toEqual({ id: 'head', orderId, kind: 'head', version: commits[3].n });
+      expect(withoutSystem(head!)).toEqual({
+        id: 'head',
+        orderId,
+        kind: 'head',
+        version: commits[3].n,
+        // The folded state at that version, written in the batch of the last commit.
+        snapshot: {
+          schema: snapshotSchema,
+          version: commits[3].n,
+          state: {
+            state: expect.objectContaining({ status: 'submitted', customerId: 'c-1' }),
+            updatedAt: at,
+          },
+        },
+      });
       expect(docs).toHaveLength(commits.length + 1);
       // The partition key is what addresses an item: a point read under another order's key finds nothing.
       expect((await connection.events.item('0000000000', orderId).read()).resource?.id).toBe('0000000000');
@@ -258,6 +272,52 @@ function adapterDetails(name: string, isReal: boolean, open: () => Promise<Targe
         'leases.getCheckpoint',
       ]);
       expect(charges.every((c) => c.ru > 0)).toBe(true);
+    });
+
+    it('runs a command on one point read of the head and one batch, however long the stream', async () => {
+      const orders = new OrderService(store);
+      const orderId = newStreamId('cost');
+      const at = '2026-01-02T10:00:00.000Z';
+      const line = { productId: 'p-1', quantity: 1, unitPrice: '1.00', currency: 'BRL' };
+      await orders.handle(orderId, { type: 'CreateOrder', customerId: 'c-1', occurredAt: at });
+      for (let k = 0; k < 30; k++) await orders.handle(orderId, { type: 'AddProduct', line, occurredAt: at });
+      const fresh = new OrderService(storeWith(isReal ? 'changefeed' : 'test-server-scan'));
+      charges.length = 0;
+      const result = await fresh.handle(orderId, { type: 'AddProduct', line, occurredAt: at });
+      expect(result.version).toBe(32);
+      expect(result.state.lines).toEqual([{ ...line, quantity: 31 }]);
+      // The head read gives the version, its etag (the batch's guard) and the state: no query of the commits.
+      expect(charges.map((c) => c.operation)).toEqual(['events.readHead', 'events.append']);
+    });
+
+    it('reads a page of the audit trail with a head read and one query in the partition, on indexed i and n', async () => {
+      const orderId = newStreamId('page');
+      let v = 0;
+      for (let k = 0; k < 20; k++)
+        v = (await store.append(orderId, v, [event('A', v + 1), event('B', v + 2)])).version;
+      charges.length = 0;
+      const page = await store.readEvents(orderId, 25, 4);
+      expect(page.events.map((e) => e.version)).toEqual([26, 27, 28, 29]);
+      expect(charges.map((c) => c.operation)).toEqual(['events.readHead', 'events.queryPage']);
+      const policy = (await connection.events.read()).resource?.indexingPolicy;
+      expect(policy?.includedPaths?.map((p) => p.path)).toEqual(expect.arrayContaining(['/i/?', '/n/?']));
+    });
+
+    it('writes the commit with a head without snapshot when the snapshot would break the item or batch limit', async () => {
+      const orderId = newStreamId('bigsnap');
+      // A 1.5 MB commit leaves no room in the 2 MB batch for a 1 MB snapshot: the commit is written, bare head.
+      const big = { ...event('Big', 1), data: { blob: 'x'.repeat(1_500_000) } };
+      const state = { blob: 'y'.repeat(1_000_000) };
+      await store.append(orderId, 0, [big], { snapshot: { schema: 's', state } });
+      expect(await store.readHead(orderId)).toEqual({ version: 1 });
+      expect((await commitsOf(orderId)).map((c) => c.n)).toEqual([1]);
+      // Alone in its head, the 1 MB snapshot fits; a 2.5 MB one does not and is not written.
+      expect(await store.saveSnapshot(orderId, { schema: 's', version: 1, state })).toBe(true);
+      expect((await store.readHead(orderId))?.snapshot?.version).toBe(1);
+      const huge = { blob: 'z'.repeat(2_500_000) };
+      expect(await store.saveSnapshot(orderId, { schema: 's', version: 1, state: huge })).toBe(false);
+      await store.append(orderId, 1, [event('Small', 2)], { snapshot: { schema: 's', state: huge } });
+      expect(await store.readHead(orderId)).toEqual({ version: 2 });
     });
 
     it(

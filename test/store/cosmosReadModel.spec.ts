@@ -5,7 +5,7 @@ import { OrderSummary } from '../../src/domain/orderView';
 import { OrderService } from '../../src/app/orderService';
 import { FeedDocument, projectCommits } from '../../src/app/projection';
 import { OrderStatus } from '../../src/domain/state';
-import { initialState } from '../../src/domain/state';
+import { initialState, orderStatuses } from '../../src/domain/state';
 import { CosmosConnection } from '../../src/adapters/cosmos/connection';
 import { CosmosEventStore } from '../../src/adapters/cosmos/cosmosEventStore';
 import { CosmosIdempotencyStore } from '../../src/adapters/cosmos/cosmosIdempotency';
@@ -77,6 +77,23 @@ function readModelSuite(name: string, open: () => OrderReadModel) {
       expect((await model.get(id))?.summary).toMatchObject({ version: 3, status: 'submitted' });
       await model.put(entry(id, 'c-1', '2026-01-01T00:00:00.000Z', 4, 'cancelled'));
       expect((await model.get(id))?.summary).toMatchObject({ version: 4, status: 'cancelled' });
+    });
+
+    it('counts orders by status: every status in lifecycle order, zero included', async () => {
+      const before = await model.countByStatus();
+      expect(before.map((c) => c.status)).toEqual([...orderStatuses]);
+      await model.put(entry(newStreamId('rm'), 'c-9', '2026-01-02T00:00:00.000Z', 2, 'submitted'));
+      await model.put(entry(newStreamId('rm'), 'c-9', '2026-01-02T00:00:00.000Z', 2, 'submitted'));
+      const cancelled = newStreamId('rm');
+      await model.put(entry(cancelled, 'c-9', '2026-01-02T00:00:00.000Z', 1, 'draft'));
+      await model.put(entry(cancelled, 'c-9', '2026-01-02T00:00:00.000Z', 2, 'cancelled'));
+      const after = await model.countByStatus();
+      const delta = after.map((c, k) => [c.status, c.count - before[k].count]);
+      expect(Object.fromEntries(delta)).toEqual({
+        ...Object.fromEntries(orderStatuses.map((st) => [st, 0])),
+        submitted: 2,
+        cancelled: 1,
+      });
     });
 
     it('lets concurrent puts of one order end at the highest version', async () => {
@@ -211,6 +228,8 @@ describe('change-feed handler on Cosmos DB documents', () => {
     });
     const docs = await rawDocuments([orderId]);
     expect(docs.filter((d) => d.kind === 'head')).toHaveLength(1);
+    // The head carries the order's folded state (docs/adr/0015-snapshot-in-the-head.md): still not a commit.
+    expect(docs.find((d) => d.kind === 'head')).toHaveProperty('snapshot.state.state.lines');
     // Heads first, as the change feed may deliver a head before the commits of its order.
     const ordered = [...docs.filter((d) => d.kind === 'head'), ...docs.filter((d) => d.kind === 'commit')];
     const feed = ordered as FeedDocument[];

@@ -21,15 +21,22 @@ export const cosmosNames = {
 export const cosmosConnection = 'COSMOS';
 
 /**
- * Indexing of the events container: only what the adapter's queries filter or sort on (`kind`, `i`, and
- * the partition key `orderId`). Everything else is excluded, the event payloads `/e/*` above all, so a
- * write pays for three index terms instead of one per payload property (the RU cost of a write grows with
+ * Indexing of the events container: only what the adapter's queries filter or sort on (`kind`, `i`, `n` for
+ * the pages of the audit trail, the partition key `orderId`, and `recordedAt` for the overview's activity and
+ * the live stream). Everything else is excluded, the event payloads `/e/*` and the heads' snapshots above all,
+ * so a write pays for five index terms instead of one per payload property (the RU cost of a write grows with
  * the number of indexed properties: https://learn.microsoft.com/azure/cosmos-db/index-policy).
  */
 export const eventsIndexingPolicy: IndexingPolicy = {
   indexingMode: 'consistent',
   automatic: true,
-  includedPaths: [{ path: '/orderId/?' }, { path: '/i/?' }, { path: '/kind/?' }],
+  includedPaths: [
+    { path: '/orderId/?' },
+    { path: '/i/?' },
+    { path: '/n/?' },
+    { path: '/kind/?' },
+    { path: '/recordedAt/?' },
+  ],
   excludedPaths: [{ path: '/e/*' }, { path: '/*' }],
 };
 

@@ -7,6 +7,10 @@ import {
   OperationResponse,
 } from '@azure/cosmos';
 import {
+  activityByMinute,
+  assertLatestLimit,
+  assertSince,
+  MinuteActivity,
   AppendResult,
   CommitDocument,
   CommitTooLargeError,
@@ -21,6 +25,12 @@ import {
   WrongExpectedVersionError,
   AppendListeners,
   newCommit,
+  AppendOptions,
+  assertEventPage,
+  EventPage,
+  eventsInRange,
+  StreamHead,
+  StreamSnapshot,
 } from '../../ports/eventStore';
 import { chargeOf, CosmosStoreError, explain, RequestChargeListener } from './connection';
 
@@ -40,14 +50,17 @@ export const cosmosLimits = {
 } as const;
 
 /**
- * The per-order head document: `version` is the stream version; its `_etag` guards appends. Lives in the
- * events container beside the commits, in the order's partition; the change-feed side ignores it.
+ * The per-order head document: `version` is the stream version; its `_etag` guards appends; `snapshot`, when
+ * present, is the folded state at `version`, written in the same transactional batch as the commit
+ * (docs/adr/0015-snapshot-in-the-head.md). Lives in the events container beside the commits, in the order's
+ * partition; the change feed carries it too, and every change-feed handler skips it (`kind` is not `commit`).
  */
 export interface HeadDocument {
   id: 'head';
   orderId: string;
   kind: 'head';
   version: number;
+  snapshot?: StreamSnapshot;
 }
 
 /**
@@ -125,23 +138,35 @@ export class CosmosEventStore implements EventStore {
    * @throws RangeError for a malformed expected version or an empty commit
    * @throws CosmosStoreError for any other failed operation of the batch, naming the statuses
    */
-  async append(orderId: string, expectedVersion: number, events: StoredEventRecord[]): Promise<AppendResult> {
+  async append(
+    orderId: string,
+    expectedVersion: number,
+    events: StoredEventRecord[],
+    options?: AppendOptions,
+  ): Promise<AppendResult> {
     const commit = newCommit(orderId, expectedVersion, events);
-    const head: HeadDocument = { id: 'head', orderId, kind: 'head', version: commit.n };
     assertItemSize(commit);
+    const head = headWithSnapshot(
+      orderId,
+      commit.n,
+      options?.snapshot && { ...options.snapshot, version: commit.n },
+      Buffer.byteLength(JSON.stringify(commit)),
+    );
 
     // Two rounds at most: a 412 while the head is still at the expected version means only its etag
     // changed (the remembered one was stale), so the batch is tried once more with a fresh read.
+    // The snapshot's state is JSON by construction, as event data is.
+    const headBody = head as unknown as JSONObject;
     for (let round = 0; ; round++) {
       const guard: OperationInput =
         expectedVersion === 0
-          ? { operationType: BulkOperationType.Create, partitionKey: orderId, resourceBody: { ...head } }
+          ? { operationType: BulkOperationType.Create, partitionKey: orderId, resourceBody: { ...headBody } }
           : {
               operationType: BulkOperationType.Replace,
               id: 'head',
               partitionKey: orderId,
               ifMatch: await this.headEtagAt(orderId, expectedVersion, round > 0),
-              resourceBody: { ...head },
+              resourceBody: { ...headBody },
             };
       const operations: OperationInput[] = [
         guard,
@@ -173,7 +198,7 @@ export class CosmosEventStore implements EventStore {
       // The failing operation has its own status; the others answer 424 (failed dependency).
       const failed = statuses.find((s) => s >= 400 && s !== 424);
       if (failed === 409 || failed === 412) {
-        const actual = (await this.readHead(orderId))?.version ?? 0;
+        const actual = (await this.pointReadHead(orderId))?.version ?? 0;
         if (failed === 412 && actual === expectedVersion && round === 0) continue;
         throw new WrongExpectedVersionError(orderId, expectedVersion, actual);
       }
@@ -196,7 +221,7 @@ export class CosmosEventStore implements EventStore {
    *   batch cannot produce: it means the container was written by something else or is not Cosmos DB)
    */
   async readStream(orderId: string, options?: ReadStreamOptions): Promise<StreamSlice> {
-    const head = await this.readHead(orderId);
+    const head = await this.pointReadHead(orderId);
     if (!head) return { version: 0, events: [] };
     const upTo = Math.min(head.version, options?.toVersion ?? Number.POSITIVE_INFINITY);
     if (upTo <= 0) return { version: 0, events: [] };
@@ -234,6 +259,98 @@ export class CosmosEventStore implements EventStore {
       version = commit.n;
     }
     return sliceStream(events, options);
+  }
+
+  /** One point read of the head document (≈ 1 RU for a small head, more with a large snapshot). */
+  async readHead(orderId: string): Promise<StreamHead | undefined> {
+    const head = await this.pointReadHead(orderId);
+    if (!head) return undefined;
+    const snapshot = asSnapshot(head.snapshot);
+    return snapshot ? { version: head.version, snapshot } : { version: head.version };
+  }
+
+  /**
+   * Replaces the head with one carrying `snapshot`, with `ifMatch` on the etag of the head at
+   * `snapshot.version`; a head that moved on (412) or is at another version keeps what it has.
+   * @throws CosmosStoreError for any other failure
+   */
+  async saveSnapshot(orderId: string, snapshot: StreamSnapshot): Promise<boolean> {
+    const { schema, version, state } = snapshot;
+    const head: HeadDocument = {
+      id: 'head',
+      orderId,
+      kind: 'head',
+      version,
+      snapshot: { schema, version, state },
+    };
+    if (Buffer.byteLength(JSON.stringify(head)) > maxHeadBytes) return false;
+    let etag: string;
+    try {
+      etag = await this.headEtagAt(orderId, version, false);
+    } catch (err) {
+      if (err instanceof WrongExpectedVersionError) return false;
+      throw err;
+    }
+    try {
+      const response = await this.events
+        .item('head', orderId)
+        .replace<HeadDocument>(head, { accessCondition: { type: 'IfMatch', condition: etag } });
+      this.onRequestCharge('events.saveSnapshot', response.requestCharge);
+      if (response.etag) this.rememberHead(orderId, version, response.etag);
+      return true;
+    } catch (err) {
+      const status = (err as { code?: unknown }).code;
+      if (status === 412 || status === 404) {
+        this.headEtags.delete(orderId);
+        return false;
+      }
+      throw explain(`write of the snapshot of order ${orderId}`, err);
+    }
+  }
+
+  /**
+   * A point read of the head, then one query in the order's partition for the commits holding versions
+   * (after, min(after + limit, head)]: `n > after` and `i < upper bound`, both indexed, so the page loads the
+   * commits it returns and not the stream before them.
+   * @throws CosmosStoreError when a read fails or the commits found are not contiguous
+   */
+  async readEvents(orderId: string, after: number, limit: number): Promise<EventPage> {
+    assertEventPage(after, limit);
+    const head = await this.pointReadHead(orderId);
+    if (!head || after >= head.version) return { version: head?.version ?? 0, events: [] };
+    const upTo = Math.min(head.version, after + limit);
+    let commits: CommitDocument[];
+    try {
+      const response = await this.events.items
+        .query<Doc>(
+          {
+            query:
+              "SELECT * FROM c WHERE c.orderId = @orderId AND c.kind = 'commit' AND c.n > @after AND c.i < @upTo ORDER BY c.i",
+            parameters: [
+              { name: '@orderId', value: orderId },
+              { name: '@after', value: after },
+              { name: '@upTo', value: upTo },
+            ],
+          },
+          { partitionKey: orderId },
+        )
+        .fetchAll();
+      this.onRequestCharge('events.queryPage', response.requestCharge);
+      commits = response.resources.filter(isCommitDoc).map(toCommit);
+    } catch (err) {
+      throw explain(`read of a page of order ${orderId}`, err);
+    }
+    const contiguous =
+      commits.length > 0 &&
+      commits[0].i <= after &&
+      commits.every((c, k) => k === 0 || c.i === commits[k - 1].n) &&
+      commits[commits.length - 1].n >= upTo;
+    if (!contiguous) {
+      throw new CosmosStoreError(
+        `order ${orderId}: the stored commits do not cover versions ${after + 1} to ${upTo} contiguously`,
+      );
+    }
+    return { version: head.version, events: eventsInRange(commits, after, upTo) };
   }
 
   /**
@@ -291,6 +408,48 @@ export class CosmosEventStore implements EventStore {
   }
 
   /** A checkpoint is the document `checkpoint.<consumer>` in the leases container. */
+  /**
+   * A cross-partition query ordered by `recordedAt` (indexed for it: src/adapters/cosmos/containers.ts); each
+   * partition answers its own top `limit`, so the cost grows with partitions, not with the log.
+   * @throws CosmosStoreError when the query fails
+   */
+  async readLatestCommits(limit: number): Promise<CommitDocument[]> {
+    assertLatestLimit(limit);
+    try {
+      const response = await this.events.items
+        // `limit` is a checked integer, inline because TOP takes a literal most portably (as the read model does).
+        .query<Doc>(`SELECT TOP ${limit} * FROM c WHERE c.kind = 'commit' ORDER BY c.recordedAt DESC`)
+        .fetchAll();
+      this.onRequestCharge('events.readLatestCommits', response.requestCharge);
+      return response.resources.filter(isCommitDoc).map(toCommit);
+    } catch (err) {
+      throw explain('read of the latest commits', err);
+    }
+  }
+
+  /**
+   * Reads only `recordedAt`, `i` and `n` of the commits in range (a range filter on the indexed `recordedAt`)
+   * and sums them per minute here, so the answer is the same on the test server, which has no GROUP BY.
+   * @throws CosmosStoreError when the query fails
+   */
+  async activitySince(since: string): Promise<MinuteActivity[]> {
+    assertSince(since);
+    try {
+      const response = await this.events.items
+        .query<{ recordedAt: string; i: number; n: number }>({
+          query: "SELECT c.recordedAt, c.i, c.n FROM c WHERE c.kind = 'commit' AND c.recordedAt >= @since",
+          parameters: [{ name: '@since', value: new Date(Date.parse(since)).toISOString() }],
+        })
+        .fetchAll();
+      this.onRequestCharge('events.activitySince', response.requestCharge);
+      return activityByMinute(
+        response.resources.map((c) => ({ recordedAt: c.recordedAt, events: c.n - c.i })),
+      );
+    } catch (err) {
+      throw explain('read of the recent activity', err);
+    }
+  }
+
   async getCheckpoint(consumer: string): Promise<string | undefined> {
     try {
       const response = await this.leases
@@ -326,7 +485,7 @@ export class CosmosEventStore implements EventStore {
 
   async close(): Promise<void> {}
 
-  private async readHead(orderId: string): Promise<(HeadDocument & { _etag: string }) | undefined> {
+  private async pointReadHead(orderId: string): Promise<(HeadDocument & { _etag: string }) | undefined> {
     try {
       const response = await this.events.item('head', orderId).read<HeadDocument & { _etag: string }>();
       this.onRequestCharge('events.readHead', response.requestCharge);
@@ -347,7 +506,7 @@ export class CosmosEventStore implements EventStore {
   private async headEtagAt(orderId: string, expectedVersion: number, fresh: boolean): Promise<string> {
     const known = fresh ? undefined : this.headEtags.get(orderId);
     if (known?.version === expectedVersion) return known.etag;
-    const head = await this.readHead(orderId);
+    const head = await this.pointReadHead(orderId);
     if (!head || head.version !== expectedVersion) {
       throw new WrongExpectedVersionError(orderId, expectedVersion, head?.version ?? 0);
     }
@@ -368,6 +527,38 @@ function checkpointId(consumer: string): string {
     throw new RangeError(`consumer name "${consumer}" cannot be part of a Cosmos DB id`);
   }
   return `checkpoint.${consumer}`;
+}
+
+/** The most a head may weigh as JSON: the item limit less the room for system properties. */
+const maxHeadBytes = cosmosLimits.maxItemBytes - cosmosLimits.itemHeadroomBytes;
+
+/**
+ * The head an append writes: with the snapshot when the head stays within the item limit and the batch
+ * (head, commit and the operations' envelope) within the batch limit; otherwise without it, so a large state
+ * never refuses a commit that fits (the next command then folds the events: exact, only slower).
+ */
+function headWithSnapshot(
+  orderId: string,
+  version: number,
+  snapshot: StreamSnapshot | undefined,
+  commitBytes: number,
+): HeadDocument {
+  const bare: HeadDocument = { id: 'head', orderId, kind: 'head', version };
+  if (!snapshot) return bare;
+  const head: HeadDocument = { ...bare, snapshot };
+  const headBytes = Buffer.byteLength(JSON.stringify(head));
+  const envelopeBytes = 1024; // operation types, ids, partition keys, ifMatch of the two operations
+  const fits =
+    headBytes <= maxHeadBytes && headBytes + commitBytes + envelopeBytes <= cosmosLimits.maxBatchBytes;
+  return fits ? head : bare;
+}
+
+/** The snapshot of a head read back, if it has the shape one has (anything else reads as none). */
+function asSnapshot(value: unknown): StreamSnapshot | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const s = value as Partial<StreamSnapshot>;
+  if (typeof s.schema !== 'string' || !Number.isSafeInteger(s.version) || !('state' in s)) return undefined;
+  return { schema: s.schema, version: s.version!, state: s.state };
 }
 
 /** @throws CommitTooLargeError when the commit, as stored, could exceed the 2 MB item limit */

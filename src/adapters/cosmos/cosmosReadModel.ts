@@ -1,6 +1,6 @@
 import { Container, SqlParameter } from '@azure/cosmos';
 import { OrderSummary } from '../../domain/orderView';
-import { OrderState, reviveState } from '../../domain/state';
+import { OrderState, orderStatuses, reviveState } from '../../domain/state';
 import {
   decodeToken,
   encodeToken,
@@ -8,6 +8,7 @@ import {
   OrderListQuery,
   OrderReadModel,
   ReadModelEntry,
+  StatusCount,
 } from '../../ports/readModel';
 import { explain, RequestChargeListener, statusOf } from './connection';
 
@@ -80,6 +81,30 @@ export class CosmosOrderReadModel implements OrderReadModel {
       `put of order ${s.orderId} in the read model`,
       new Error(`still contended after ${maxPutRounds} rounds`),
     );
+  }
+
+  /**
+   * One `VALUE COUNT(1)` query per status, in parallel: an aggregate over the indexed `status`, answered by
+   * the index alone (no GROUP BY, which the test server lacks).
+   * @throws CosmosStoreError when a query fails
+   */
+  async countByStatus(): Promise<StatusCount[]> {
+    try {
+      return await Promise.all(
+        orderStatuses.map(async (status) => {
+          const response = await this.container.items
+            .query<number>({
+              query: 'SELECT VALUE COUNT(1) FROM c WHERE c.status = @status',
+              parameters: [{ name: '@status', value: status }],
+            })
+            .fetchAll();
+          this.onRequestCharge('readModel.countByStatus', response.requestCharge);
+          return { status, count: response.resources.reduce((sum, n) => sum + n, 0) };
+        }),
+      );
+    } catch (err) {
+      throw explain('count of the read model', err);
+    }
   }
 
   /** @throws InvalidContinuationTokenError for a token this service did not issue */

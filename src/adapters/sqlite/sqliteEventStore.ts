@@ -1,4 +1,8 @@
 import {
+  activityByMinute,
+  assertLatestLimit,
+  assertSince,
+  MinuteActivity,
   AppendResult,
   CommitDocument,
   EventStore,
@@ -11,6 +15,12 @@ import {
   WrongExpectedVersionError,
   AppendListeners,
   newCommit,
+  AppendOptions,
+  assertEventPage,
+  EventPage,
+  eventsInRange,
+  StreamHead,
+  StreamSnapshot,
 } from '../../ports/eventStore';
 import { SqliteDatabase } from './database';
 
@@ -23,14 +33,17 @@ CREATE TABLE IF NOT EXISTS commits (
   doc TEXT NOT NULL,
   UNIQUE (order_id, i)
 );
-CREATE TABLE IF NOT EXISTS streams (order_id TEXT PRIMARY KEY, version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS streams (order_id TEXT PRIMARY KEY, version INTEGER NOT NULL, snapshot TEXT);
 CREATE TABLE IF NOT EXISTS checkpoints (consumer TEXT PRIMARY KEY, position TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS commits_recorded_at ON commits (json_extract(doc, '$.recordedAt'));
 `;
 
 /**
  * Embedded event store on SQLite (libsql, prebuilt binaries). The `streams` row is the per-order head;
  * append checks and moves it in the same IMMEDIATE transaction as it inserts the commit, and
- * UNIQUE(order_id, i) backs that up, so no caller can create a gap or an overlap. The AUTOINCREMENT
+ * UNIQUE(order_id, i) backs that up, so no caller can create a gap or an overlap. The head row also keeps the
+ * snapshot of the folded state (`snapshot`, JSON `{schema, version, state}`), written in that same
+ * transaction (docs/adr/0015-snapshot-in-the-head.md). The AUTOINCREMENT
  * `position` is the global feed order the local change feed follows. The same commit documents as on Cosmos DB
  * (docs/adr/0001-one-event-model-two-stores.md); the guard is docs/adr/0003-optimistic-concurrency.md.
  */
@@ -38,33 +51,82 @@ export class SqliteEventStore implements EventStore {
   private readonly appended: AppendListeners;
 
   private readonly appendTx;
+  private readonly headRow;
+  private readonly versionRow;
+  private readonly saveSnapshotRow;
+  private readonly pageRows;
 
   constructor(private readonly db: SqliteDatabase) {
     this.appended = AppendListeners.of(`sqlite:${db.location}`);
     db.exec(schema);
+    addSnapshotColumn(db);
     const head = db.prepare('SELECT version FROM streams WHERE order_id = ?');
     const insertCommit = db.prepare('INSERT INTO commits (order_id, i, n, doc) VALUES (?, ?, ?, ?)');
     const upsertHead = db.prepare(
-      'INSERT INTO streams (order_id, version) VALUES (?, ?) ON CONFLICT(order_id) DO UPDATE SET version = excluded.version',
+      `INSERT INTO streams (order_id, version, snapshot) VALUES (?, ?, ?)
+       ON CONFLICT(order_id) DO UPDATE SET version = excluded.version, snapshot = excluded.snapshot`,
     );
     this.appendTx = db
-      .transaction((commit: CommitDocument, expectedVersion: number) => {
+      .transaction((commit: CommitDocument, expectedVersion: number, snapshot: string | null) => {
         const row = head.get(commit.orderId) as { version: number } | undefined;
         const actual = row?.version ?? 0;
         if (actual !== expectedVersion) {
           throw new WrongExpectedVersionError(commit.orderId, expectedVersion, actual);
         }
         insertCommit.run(commit.orderId, commit.i, commit.n, JSON.stringify(commit));
-        upsertHead.run(commit.orderId, commit.n);
+        upsertHead.run(commit.orderId, commit.n, snapshot);
       })
       .immediate.bind(null);
+    this.headRow = db.prepare('SELECT version, snapshot FROM streams WHERE order_id = ?');
+    this.versionRow = head;
+    this.saveSnapshotRow = db.prepare('UPDATE streams SET snapshot = ? WHERE order_id = ? AND version = ?');
+    // The commits holding the versions in (after, upTo]: from the one holding version after + 1 (the last
+    // starting at or before `after`) to the last starting before `upTo`. Both bounds are seeks in the
+    // UNIQUE (order_id, i) index, so a page costs what it returns, wherever it is in the stream.
+    this.pageRows = db.prepare(
+      `SELECT doc FROM commits WHERE order_id = @orderId
+         AND i >= coalesce((SELECT max(i) FROM commits WHERE order_id = @orderId AND i <= @after), 0)
+         AND i < @upTo
+       ORDER BY i`,
+    );
   }
 
-  async append(orderId: string, expectedVersion: number, events: StoredEventRecord[]): Promise<AppendResult> {
+  async append(
+    orderId: string,
+    expectedVersion: number,
+    events: StoredEventRecord[],
+    options?: AppendOptions,
+  ): Promise<AppendResult> {
     const commit = newCommit(orderId, expectedVersion, events);
-    this.appendTx(commit, expectedVersion);
+    const snapshot = options?.snapshot
+      ? JSON.stringify({ ...options.snapshot, version: commit.n } satisfies StreamSnapshot)
+      : null;
+    this.appendTx(commit, expectedVersion, snapshot);
     this.appended.notify();
     return { commit, version: commit.n };
+  }
+
+  async readHead(orderId: string): Promise<StreamHead | undefined> {
+    const row = this.headRow.get(orderId) as { version: number; snapshot: string | null } | undefined;
+    if (!row) return undefined;
+    const snapshot = row.snapshot === null ? undefined : parseSnapshot(row.snapshot);
+    return snapshot ? { version: row.version, snapshot } : { version: row.version };
+  }
+
+  async saveSnapshot(orderId: string, snapshot: StreamSnapshot): Promise<boolean> {
+    const { schema, version, state } = snapshot;
+    const json = JSON.stringify({ schema, version, state } satisfies StreamSnapshot);
+    return this.saveSnapshotRow.run(json, orderId, version).changes === 1;
+  }
+
+  async readEvents(orderId: string, after: number, limit: number): Promise<EventPage> {
+    assertEventPage(after, limit);
+    const head = this.versionRow.get(orderId) as { version: number } | undefined;
+    if (!head || after >= head.version) return { version: head?.version ?? 0, events: [] };
+    const upTo = Math.min(head.version, after + limit);
+    const rows = this.pageRows.all({ orderId, after, upTo }) as { doc: string }[];
+    const commits = rows.map((r) => JSON.parse(r.doc) as CommitDocument);
+    return { version: head.version, events: eventsInRange(commits, after, upTo) };
   }
 
   async readStream(orderId: string, options?: ReadStreamOptions): Promise<StreamSlice> {
@@ -84,6 +146,27 @@ export class SqliteEventStore implements EventStore {
       commits: rows.map((r) => JSON.parse(r.doc) as CommitDocument),
       position: String(rows.length ? rows[rows.length - 1].position : after),
     };
+  }
+
+  async readLatestCommits(limit: number): Promise<CommitDocument[]> {
+    assertLatestLimit(limit);
+    // Positions follow commit order, so the newest positions are the newest commits.
+    const rows = this.db.prepare('SELECT doc FROM commits ORDER BY position DESC LIMIT ?').all(limit) as {
+      doc: string;
+    }[];
+    return rows.map((r) => JSON.parse(r.doc) as CommitDocument);
+  }
+
+  async activitySince(since: string): Promise<MinuteActivity[]> {
+    assertSince(since);
+    // The expression is the index's (commits_recorded_at), so SQLite reads only the range.
+    const rows = this.db
+      .prepare(
+        `SELECT json_extract(doc, '$.recordedAt') AS recordedAt, n - i AS events FROM commits
+         WHERE json_extract(doc, '$.recordedAt') >= ?`,
+      )
+      .all(new Date(Date.parse(since)).toISOString()) as { recordedAt: string; events: number }[];
+    return activityByMinute(rows);
   }
 
   async getCheckpoint(consumer: string): Promise<string | undefined> {
@@ -106,5 +189,33 @@ export class SqliteEventStore implements EventStore {
 
   async close(): Promise<void> {
     this.db.close();
+  }
+}
+
+/** A snapshot column read back; anything that is not one (hand-edited, another writer's) reads as none. */
+function parseSnapshot(json: string): StreamSnapshot | undefined {
+  try {
+    const s = JSON.parse(json) as Partial<StreamSnapshot> | null;
+    if (s && typeof s.schema === 'string' && Number.isSafeInteger(s.version) && 'state' in s) {
+      return { schema: s.schema, version: s.version!, state: s.state };
+    }
+  } catch {
+    // not JSON: no snapshot
+  }
+  return undefined;
+}
+
+/**
+ * Databases created before the head kept a snapshot have `streams (order_id, version)`: the column is added
+ * once (an empty snapshot: those orders fold their events on their next command and keep the result). Two
+ * processes opening the same old file may race here; the loser sees the column already there.
+ */
+function addSnapshotColumn(db: SqliteDatabase): void {
+  const columns = db.prepare('PRAGMA table_info(streams)').all() as { name: string }[];
+  if (columns.some((c) => c.name === 'snapshot')) return;
+  try {
+    db.exec('ALTER TABLE streams ADD COLUMN snapshot TEXT');
+  } catch (err) {
+    if (!/duplicate column/i.test(String((err as Error).message))) throw err;
   }
 }

@@ -1,5 +1,5 @@
 import { OrderSummary } from '../../domain/orderView';
-import { reviveState } from '../../domain/state';
+import { orderStatuses, reviveState } from '../../domain/state';
 import {
   decodeToken,
   encodeToken,
@@ -7,6 +7,7 @@ import {
   OrderListQuery,
   OrderReadModel,
   ReadModelEntry,
+  StatusCount,
 } from '../../ports/readModel';
 import { SqliteDatabase } from './database';
 
@@ -58,6 +59,14 @@ export class SqliteOrderReadModel implements OrderReadModel {
         JSON.stringify(s),
         JSON.stringify(entry.state),
       );
+  }
+
+  async countByStatus(): Promise<StatusCount[]> {
+    const rows = this.db
+      .prepare('SELECT status, COUNT(*) AS count FROM order_read_model GROUP BY status')
+      .all() as { status: string; count: number }[];
+    const counts = new Map(rows.map((r) => [r.status, Number(r.count)]));
+    return orderStatuses.map((status) => ({ status, count: counts.get(status) ?? 0 }));
   }
 
   async list(query: OrderListQuery): Promise<OrderListPage> {

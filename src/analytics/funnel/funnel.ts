@@ -148,22 +148,82 @@ function perCustomer(progresses: readonly Progress[]): Progress[] {
 const keyOf = (journey: OrderJourney, breakdown: FunnelBreakdown): string | null =>
   journey[breakdown] ?? null;
 
+/** The entries that reached a step of the funnel but not the next: what a step's drop-off is made of. */
+export interface FunnelDropOffs {
+  /** 1-based step the entries reached. */
+  step: number;
+  eventType: string;
+  /** The step they did not reach; null for the last step (nobody drops after it). */
+  nextEventType: string | null;
+  /** How many: the next step's `dropOff` (0 for the last step). */
+  total: number;
+  /** Up to `limit` entries, earliest entry first (then by customer id): a customer and the counted order(s). */
+  items: { customerId: string; orderIds: string[] }[];
+}
+
+/** The progresses of `query` over `journeys`, one per order, or per customer (its counted order). */
+function progressesOf(journeys: Iterable<OrderJourney>, query: FunnelQuery): Progress[] {
+  if (query.steps.length === 0) throw new RangeError('a funnel needs at least one step');
+  const from = query.from === undefined ? -Infinity : Date.parse(query.from);
+  const to = query.to === undefined ? Infinity : Date.parse(query.to);
+  if (Number.isNaN(from) || Number.isNaN(to)) throw new RangeError('from and to must be ISO 8601 times');
+  const progresses: Progress[] = [];
+  for (const journey of journeys) {
+    const p = progressOf(journey, query, from, to);
+    if (p) progresses.push(p);
+  }
+  return query.countBy === 'customers' ? perCustomer(progresses) : progresses;
+}
+
+/**
+ * Who reached step `step` (1-based) of the funnel of `query` but not step `step + 1`, by the same matching as
+ * {@link computeFunnel}, so `total` equals the next step's `dropOff`. With `countBy: 'customers'` an item is a
+ * customer and the order counted for them; otherwise an order and its customer.
+ * @throws RangeError for no steps, a step outside 1..steps.length, a limit below 0, or a bad `from`/`to`
+ */
+export function funnelDropOffs(
+  journeys: Iterable<OrderJourney>,
+  query: FunnelQuery,
+  step: number,
+  limit: number,
+): FunnelDropOffs {
+  if (!Number.isInteger(step) || step < 1 || step > query.steps.length) {
+    throw new RangeError(`step must be between 1 and ${query.steps.length}`);
+  }
+  if (!Number.isInteger(limit) || limit < 0) throw new RangeError('limit must be a whole number ≥ 0');
+  const last = step === query.steps.length;
+  const stopped = last
+    ? []
+    : progressesOf(journeys, query)
+        .filter((p) => p.times.length === step)
+        .sort(
+          (a, b) =>
+            a.times[0] - b.times[0] ||
+            (a.journey.customerId < b.journey.customerId
+              ? -1
+              : a.journey.customerId > b.journey.customerId
+                ? 1
+                : 0) ||
+            (a.journey.orderId < b.journey.orderId ? -1 : 1),
+        );
+  return {
+    step,
+    eventType: query.steps[step - 1],
+    nextEventType: last ? null : query.steps[step],
+    total: stopped.length,
+    items: stopped
+      .slice(0, limit)
+      .map((p) => ({ customerId: p.journey.customerId, orderIds: [p.journey.orderId] })),
+  };
+}
+
 /**
  * The funnel of `query` over `journeys` (pure; see docs/analytics.md, "Funnels, journeys and process maps").
  * Counts are orders or customers; conversions are fractions (0-1); times are seconds.
  * @throws RangeError for no steps, or a `from`/`to` that is not a date
  */
 export function computeFunnel(journeys: Iterable<OrderJourney>, query: FunnelQuery): FunnelResult {
-  if (query.steps.length === 0) throw new RangeError('a funnel needs at least one step');
-  const from = query.from === undefined ? -Infinity : Date.parse(query.from);
-  const to = query.to === undefined ? Infinity : Date.parse(query.to);
-  if (Number.isNaN(from) || Number.isNaN(to)) throw new RangeError('from and to must be ISO 8601 times');
-  let progresses: Progress[] = [];
-  for (const journey of journeys) {
-    const p = progressOf(journey, query, from, to);
-    if (p) progresses.push(p);
-  }
-  if (query.countBy === 'customers') progresses = perCustomer(progresses);
+  const progresses = progressesOf(journeys, query);
   const result: FunnelResult = { steps: stepsOf(query.steps, progresses) };
   if (query.breakdown) {
     const breakdown = query.breakdown;

@@ -10,6 +10,8 @@ export interface Delivery {
    * order's events; `null` (no subject) for an event that is ordered with nothing.
    */
   orderingKey: string | null;
+  /** The event's CloudEvent `type`, kept beside it so the delivery log need not parse the event. */
+  eventType: string;
   event: string;
   /** Attempts made so far. */
   attempts: number;
@@ -35,6 +37,11 @@ const orderingSchema = `
 ALTER TABLE eventgrid_deliveries ADD COLUMN ordering_key TEXT;
 UPDATE eventgrid_deliveries SET ordering_key = json_extract(event, '$.subject');
 `;
+/** Added with the delivery log: the event's type, filled from the events of a queue written before it. */
+const eventTypeSchema = `
+ALTER TABLE eventgrid_deliveries ADD COLUMN event_type TEXT;
+UPDATE eventgrid_deliveries SET event_type = json_extract(event, '$.type');
+`;
 const orderingIndex = `
 CREATE INDEX IF NOT EXISTS eventgrid_deliveries_order
   ON eventgrid_deliveries (subscription, ordering_key, delivery_id);
@@ -52,17 +59,25 @@ CREATE INDEX IF NOT EXISTS eventgrid_deliveries_order
  */
 export class DeliveryQueue {
   private readonly insert;
+  private readonly remove;
+  private readonly reschedule;
 
   constructor(private readonly db: SqliteDatabase) {
     db.exec(schema);
     const columns = db.prepare('PRAGMA table_info(eventgrid_deliveries)').all() as { name: string }[];
     if (!columns.some((c) => c.name === 'ordering_key')) db.exec(orderingSchema);
+    if (!columns.some((c) => c.name === 'event_type')) db.exec(eventTypeSchema);
     db.exec(orderingIndex);
     const stmt = db.prepare(
-      'INSERT INTO eventgrid_deliveries (subscription, event_id, ordering_key, event, due_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+      'INSERT INTO eventgrid_deliveries (subscription, event_id, ordering_key, event_type, event, due_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.remove = db.prepare('DELETE FROM eventgrid_deliveries WHERE delivery_id = ?');
+    this.reschedule = db.prepare(
+      'UPDATE eventgrid_deliveries SET attempts = ?, due_at = ?, last_error = ? WHERE delivery_id = ?',
     );
     this.insert = db.transaction((rows: Omit<Delivery, 'deliveryId' | 'attempts'>[]) => {
-      for (const r of rows) stmt.run(r.subscription, r.eventId, r.orderingKey, r.event, r.dueAt, r.expiresAt);
+      for (const r of rows)
+        stmt.run(r.subscription, r.eventId, r.orderingKey, r.eventType, r.event, r.dueAt, r.expiresAt);
     });
   }
 
@@ -81,7 +96,7 @@ export class DeliveryQueue {
     const rows = this.db
       .prepare(
         `SELECT d.delivery_id AS deliveryId, d.subscription, d.event_id AS eventId, d.ordering_key AS orderingKey,
-                d.event, d.attempts, d.due_at AS dueAt, d.expires_at AS expiresAt
+                coalesce(d.event_type, '') AS eventType, d.event, d.attempts, d.due_at AS dueAt, d.expires_at AS expiresAt
          FROM eventgrid_deliveries d
          WHERE d.due_at <= ? ${notBusy}
            AND NOT EXISTS (
@@ -95,18 +110,25 @@ export class DeliveryQueue {
   }
 
   done(deliveryId: number): void {
-    this.db.prepare('DELETE FROM eventgrid_deliveries WHERE delivery_id = ?').run(deliveryId);
+    this.remove.run(deliveryId);
   }
 
   retryLater(deliveryId: number, attempts: number, dueAt: number, error: string): void {
-    this.db
-      .prepare(
-        'UPDATE eventgrid_deliveries SET attempts = ?, due_at = ?, last_error = ? WHERE delivery_id = ?',
-      )
-      .run(attempts, dueAt, error, deliveryId);
+    this.reschedule.run(attempts, dueAt, error, deliveryId);
   }
 
   pending(): number {
     return (this.db.prepare('SELECT count(*) AS n FROM eventgrid_deliveries').get() as { n: number }).n;
+  }
+
+  /**
+   * Deliveries still queued (not yet attempted, waiting for a retry, or in flight), by subscription; a
+   * subscription with none is absent.
+   */
+  pendingBySubscription(): Map<string, number> {
+    const rows = this.db
+      .prepare('SELECT subscription, count(*) AS n FROM eventgrid_deliveries GROUP BY subscription')
+      .all() as { subscription: string; n: number }[];
+    return new Map(rows.map((r) => [r.subscription, r.n]));
   }
 }

@@ -11,6 +11,7 @@ import { instrument } from '../../shared/instruments';
 import { attributeNames, metricDefinitions } from '../../shared/telemetryNames';
 import { cloudEventJson, CloudEventJson } from './cloudEventFormat';
 import { Delivery, DeliveryQueue } from './deliveries';
+import { DeliveryAttempt, DeliveryLog, DeliveryLogOptions } from './deliveryLog';
 import { noRetryStatuses, retryDelayMs, WebhookSubscription } from './subscriptions';
 
 export interface LocalTopicOptions {
@@ -21,7 +22,39 @@ export interface LocalTopicOptions {
   pollMs: number;
   /** How long a webhook may take to answer, in ms (Event Grid waits 30 s). */
   deliveryTimeoutMs?: number;
+  /** Bounds of the delivery log (default: the newest 20,000 attempts). */
+  deliveryLog?: DeliveryLogOptions;
 }
+
+/** One subscription's figures in {@link TopicStats}. */
+export interface SubscriptionStats {
+  name: string;
+  /** Deliveries queued: not yet attempted, in flight, or waiting for a retry. */
+  pending: number;
+  /** Attempts that delivered in the hour before the stats were taken (Event Grid's Delivered Events). */
+  deliveredLastHour: number;
+  /** Attempts that failed in that hour, retried or dead-lettered after (Event Grid's Delivery Failed Events). */
+  failedAttemptsLastHour: number;
+  /** Dead letters of this subscription now in the dead-letter store (channel `eventgrid-<name>`). */
+  deadLettered: number;
+}
+
+/** The topic's delivery figures: per subscription, and their sums. */
+export interface TopicStats {
+  subscriptions: SubscriptionStats[];
+  pending: number;
+  failedAttemptsLastHour: number;
+  deadLettered: number;
+}
+
+type Outcome = { ok: true; status?: number } | { ok: false; status?: number; error: string };
+
+/**
+ * How long a count of dead letters is reused, in ms: counting lists (reads) every letter of the channel, the
+ * one way the dead-letter store offers. The topic's own dead-lettering drops the counts at once; letters
+ * removed from outside (a replay, by hand) show within this time.
+ */
+const deadLetterCountTtlMs = 10_000;
 
 /** A subscriber: a captured eventGrid-trigger function, or a webhook from the subscriptions file. */
 type Target =
@@ -64,10 +97,16 @@ const sameKey = (a: string, b: string) => {
  * batch format, 1 MB per event and per request, 5,000 events), stores one delivery per matching
  * subscription durably, answers 200, and delivers: to the captured eventGrid-trigger functions and to
  * webhook subscribers, with the CloudEvents webhook handshake, Event Grid's retry schedule and
- * dead-lettering to the dead-letter store (channel `eventgrid-<subscription>`).
+ * dead-lettering to the dead-letter store (channel `eventgrid-<subscription>`). Every attempt's outcome is
+ * recorded in the delivery log (./deliveryLog.ts) in the transaction that updates the queue, for
+ * {@link attemptsOf} and {@link stats} (the local-only routes of ./monitoringRoutes.ts).
  */
 export class LocalEventGridTopic {
   private readonly queue: DeliveryQueue;
+  private readonly log: DeliveryLog;
+  /** Applies a change to the queue and records the attempt in the log, in one transaction. */
+  private readonly settleTransaction: (change: () => void, attempt: DeliveryAttempt) => void;
+  private deadLetterCounts?: { at: number; counts: Promise<Map<string, number>> };
   private readonly targets = new Map<string, Target>();
   private readonly validated = new Set<string>();
   private readonly inFlight = new Map<number, Promise<void>>();
@@ -86,6 +125,16 @@ export class LocalEventGridTopic {
     private readonly options: LocalTopicOptions,
   ) {
     this.queue = new DeliveryQueue(db);
+    this.log = new DeliveryLog(db, options.deliveryLog);
+    this.settleTransaction = db.transaction((change: () => void, attempt: DeliveryAttempt) => {
+      change();
+      try {
+        this.log.record(attempt);
+      } catch (err) {
+        // The log is for people; a failure to write it must not undo (and so repeat) the delivery.
+        this.logger.warn('eventgrid', 'could not record a delivery attempt in the delivery log', err);
+      }
+    });
     for (const fn of core.byTrigger('eventGridTrigger')) {
       const name = `function-${fn.metadata.name}`;
       this.targets.set(name, { kind: 'function', name, fn, maxDeliveryAttempts: 30, ttlMinutes: 1440 });
@@ -104,6 +153,53 @@ export class LocalEventGridTopic {
   /** Names of the subscriptions, for the start-up log. */
   get subscriptionNames(): string[] {
     return [...this.targets.keys()];
+  }
+
+  /** The delivery attempts of the events of `subject` (`orders/{orderId}`), newest first, at most `limit`. */
+  attemptsOf(subject: string, limit: number): DeliveryAttempt[] {
+    return this.log.bySubject(subject, limit);
+  }
+
+  /**
+   * Per subscription (in the order of {@link subscriptionNames}): deliveries pending now, attempts delivered
+   * and failed in the hour before `now` (ms since the epoch), and dead letters in the store; and the sums.
+   * @throws what the dead-letter store throws when it cannot list a channel
+   */
+  async stats(now = Date.now()): Promise<TopicStats> {
+    const pending = this.queue.pendingBySubscription();
+    const lastHour = this.log.countsSince(now - 3_600_000);
+    const deadLettered = await this.deadLetterCountsNow(now);
+    const subscriptions = this.subscriptionNames.map((name) => ({
+      name,
+      pending: pending.get(name) ?? 0,
+      deliveredLastHour: lastHour.get(name)?.delivered ?? 0,
+      failedAttemptsLastHour: lastHour.get(name)?.failedAttempts ?? 0,
+      deadLettered: deadLettered.get(name) ?? 0,
+    }));
+    const sum = (pick: (s: SubscriptionStats) => number) => subscriptions.reduce((n, s) => n + pick(s), 0);
+    return {
+      subscriptions,
+      pending: sum((s) => s.pending),
+      failedAttemptsLastHour: sum((s) => s.failedAttemptsLastHour),
+      deadLettered: sum((s) => s.deadLettered),
+    };
+  }
+
+  /** Dead letters per subscription, counted at most once per {@link deadLetterCountTtlMs} (see there). */
+  private deadLetterCountsNow(now: number): Promise<Map<string, number>> {
+    const cached = this.deadLetterCounts;
+    if (cached && now - cached.at < deadLetterCountTtlMs) return cached.counts;
+    const names = this.subscriptionNames;
+    const counts = Promise.all(
+      names.map(async (name) => [name, (await this.deadLetters.list(`eventgrid-${name}`)).length] as const),
+    ).then((pairs) => new Map(pairs));
+    const entry = { at: now, counts };
+    this.deadLetterCounts = entry;
+    // A failed count is not reused: the next request tries again.
+    counts.catch(() => {
+      if (this.deadLetterCounts === entry) this.deadLetterCounts = undefined;
+    });
+    return counts;
   }
 
   start(): void {
@@ -238,6 +334,7 @@ export class LocalEventGridTopic {
           subscription: t.name,
           eventId: event.id,
           orderingKey: typeof event.subject === 'string' ? event.subject : null,
+          eventType: event.type,
           event: JSON.stringify(event),
           dueAt: now,
           expiresAt: now + t.ttlMinutes * 60_000 * this.options.retryScale,
@@ -287,15 +384,33 @@ export class LocalEventGridTopic {
   private async attempt(d: Delivery): Promise<void> {
     const target = this.targets.get(d.subscription);
     const attempts = d.attempts + 1;
+    const settle = (
+      change: () => void,
+      outcome: DeliveryAttempt['outcome'],
+      result: { status?: number; error?: string },
+    ) =>
+      this.settleTransaction(change, {
+        subscription: d.subscription,
+        eventId: d.eventId,
+        type: d.eventType,
+        subject: d.orderingKey,
+        attempt: attempts,
+        outcome,
+        ...(result.status !== undefined ? { status: result.status } : {}),
+        ...(result.error !== undefined ? { error: result.error } : {}),
+        at: Date.now(),
+      });
     if (!target) {
       this.logger.warn(
         'eventgrid',
         `dropping delivery ${d.deliveryId}: subscription ${d.subscription} no longer exists`,
       );
-      this.queue.done(d.deliveryId);
+      settle(() => this.queue.done(d.deliveryId), 'dropped', {
+        error: `subscription ${d.subscription} no longer exists`,
+      });
       return;
     }
-    let outcome: { ok: true } | { ok: false; status?: number; error: string };
+    let outcome: Outcome;
     try {
       outcome =
         target.kind === 'function'
@@ -312,7 +427,7 @@ export class LocalEventGridTopic {
         ...(status !== undefined ? { [attributeNames.httpStatus]: status } : {}),
       });
     if (outcome.ok) {
-      this.queue.done(d.deliveryId);
+      settle(() => this.queue.done(d.deliveryId), 'delivered', { status: outcome.status });
       count('delivered');
       return;
     }
@@ -332,7 +447,8 @@ export class LocalEventGridTopic {
         lastStatus: outcome.status,
         event: JSON.parse(d.event),
       });
-      this.queue.done(d.deliveryId);
+      this.deadLetterCounts = undefined;
+      settle(() => this.queue.done(d.deliveryId), 'deadLettered', outcome);
       count('dead-lettered', outcome.status);
       this.logger.warn('eventgrid', `dead-lettered ${d.eventId} for ${d.subscription}: ${reason}`);
       return;
@@ -342,7 +458,8 @@ export class LocalEventGridTopic {
       'eventgrid',
       `delivery of ${d.eventId} to ${d.subscription} failed (attempt ${attempts}): ${outcome.error}; next in ${Math.round((next - Date.now()) / 1000)} s`,
     );
-    this.queue.retryLater(d.deliveryId, attempts, next, outcome.error);
+    const failed = outcome;
+    settle(() => this.queue.retryLater(d.deliveryId, attempts, next, failed.error), 'retrying', failed);
   }
 
   private async toFunction(fn: RegisteredFunction, d: Delivery): Promise<{ ok: true }> {
@@ -374,11 +491,7 @@ export class LocalEventGridTopic {
     return undefined;
   }
 
-  private async toWebhook(
-    sub: WebhookSubscription,
-    d: Delivery,
-    attempts: number,
-  ): Promise<{ ok: true } | { ok: false; status?: number; error: string }> {
+  private async toWebhook(sub: WebhookSubscription, d: Delivery, attempts: number): Promise<Outcome> {
     const refused = await this.handshake(sub);
     if (refused) return { ok: false, error: refused };
     const res = await fetch(sub.endpointUrl, {
@@ -396,7 +509,7 @@ export class LocalEventGridTopic {
       ]),
     });
     await res.arrayBuffer();
-    if (res.status >= 200 && res.status <= 204) return { ok: true };
+    if (res.status >= 200 && res.status <= 204) return { ok: true, status: res.status };
     return { ok: false, status: res.status, error: `subscriber answered ${res.status}` };
   }
 }

@@ -1,5 +1,7 @@
 import { InvocationContext } from '@azure/functions';
-import { computeFunnel, defaultFunnelSteps, funnelDropOffs } from '../analytics/funnel/funnel';
+import { z } from 'zod';
+import { computeFunnel, defaultFunnelSteps, funnelDropOffs, FunnelQuery } from '../analytics/funnel/funnel';
+import { FunnelQuery as FunnelQuerySchema } from '../http/schemas';
 import { computeProcessMap } from '../analytics/funnel/processMap';
 import { buildOcelLog } from '../analytics/ocel/ocelLog';
 import { processChangeFeedBatch } from '../app/changeFeedBatch';
@@ -10,21 +12,24 @@ import { services } from '../composition/services';
 import { endpoint } from '../http/endpoint';
 import { funnelDropOffsRoute, funnelRoute, ocelRoute, processMapRoute } from '../http/routes';
 
+/** The funnel of a validated query (FunnelQuery, or the drop-offs' query that extends it). */
+const funnelQueryOf = (query: z.output<typeof FunnelQuerySchema>): FunnelQuery => ({
+  steps: query.steps ?? defaultFunnelSteps,
+  from: query.from,
+  to: query.to,
+  windowSeconds: query.window,
+  countBy: query.countBy,
+  breakdown: query.breakdown,
+  time: query.time,
+});
+
 /**
  * `GET /api/analytics/funnel`: the funnel of the query over every order journey (src/analytics/funnel/funnel.ts;
  * semantics in docs/analytics.md). Reads the journey projection, so an event shows once the change feed has
  * carried it there.
  */
 export const funnel = endpoint(funnelRoute, async ({ services, query }) => {
-  const result = computeFunnel(await collect(services.journeys.all()), {
-    steps: query.steps ?? defaultFunnelSteps,
-    from: query.from,
-    to: query.to,
-    windowSeconds: query.window,
-    countBy: query.countBy,
-    breakdown: query.breakdown,
-    time: query.time,
-  });
+  const result = computeFunnel(await collect(services.journeys.all()), funnelQueryOf(query));
   return { status: 200, jsonBody: { countBy: query.countBy, time: query.time, ...result } };
 });
 
@@ -35,15 +40,7 @@ export const funnel = endpoint(funnelRoute, async ({ services, query }) => {
 export const funnelDropOffsHandler = endpoint(funnelDropOffsRoute, async ({ services, query }) => {
   const result = funnelDropOffs(
     await collect(services.journeys.all()),
-    {
-      steps: query.steps ?? defaultFunnelSteps,
-      from: query.from,
-      to: query.to,
-      windowSeconds: query.window,
-      countBy: query.countBy,
-      breakdown: query.breakdown,
-      time: query.time,
-    },
+    funnelQueryOf(query),
     query.step,
     query.limit,
   );

@@ -234,17 +234,23 @@ const windowUnits = new Map([
   ['d', 86400],
 ]);
 
-const funnelFields = {
-  steps: z
+/** A comma-separated list of 1 to `max` event types of the catalogue, as a query parameter (at most 2,000 characters). */
+const eventTypeList = (what: string, max: number) =>
+  z
     .string()
     .max(2000)
     .transform((text) => text.split(','))
     .pipe(
       z
-        .array(z.enum(eventTypes, { message: `each step must be an event type: ${eventTypes.join(', ')}` }))
+        .array(
+          z.enum(eventTypes, { message: `each ${what} must be an event type: ${eventTypes.join(', ')}` }),
+        )
         .min(1)
-        .max(20),
-    )
+        .max(max),
+    );
+
+const funnelFields = {
+  steps: eventTypeList('step', 20)
     .optional()
     .meta({
       description:
@@ -332,16 +338,7 @@ export const OverviewSchema = z
 
 export const RecentEventsQuery = z.strictObject({
   limit: IntegerParam.pipe(z.number().min(1).max(200)).default(50),
-  types: z
-    .string()
-    .max(2000)
-    .transform((text) => text.split(','))
-    .pipe(
-      z
-        .array(z.enum(eventTypes, { message: `each type must be an event type: ${eventTypes.join(', ')}` }))
-        .min(1)
-        .max(50),
-    )
+  types: eventTypeList('type', 50)
     .optional()
     .meta({ description: 'Event types to keep, comma-separated; default every type.' }),
 });

@@ -82,3 +82,57 @@ export function LiveStatus({
     </p>
   );
 }
+
+/** The `from` / `to` (exclusive) pair of an analytics query, as local date-times. */
+export function TimeRangeFields({
+  legend,
+  from,
+  to,
+  setFrom,
+  setTo,
+}: {
+  legend: string;
+  from: string;
+  to: string;
+  setFrom: (v: string) => void;
+  setTo: (v: string) => void;
+}) {
+  return (
+    <fieldset>
+      <legend>{legend}</legend>
+      <div class="row">
+        <label>
+          From
+          <input
+            type="datetime-local"
+            name="from"
+            value={from}
+            onInput={(e) => setFrom(e.currentTarget.value)}
+          />
+        </label>
+        <label>
+          To (exclusive)
+          <input type="datetime-local" name="to" value={to} onInput={(e) => setTo(e.currentTarget.value)} />
+        </label>
+      </div>
+    </fieldset>
+  );
+}
+
+/** The `time` parameter of an analytics query: business time or recorded time. */
+export function TimeBasisFields({ time, setTime }: { time: string; setTime: (v: string) => void }) {
+  return (
+    <fieldset>
+      <legend>Time of each event</legend>
+      {[
+        ['business', 'business time (occurred)'],
+        ['recorded', 'recorded time'],
+      ].map(([v, label]) => (
+        <label key={v}>
+          <input type="radio" name="time" value={v} checked={time === v} onChange={() => setTime(v!)} />
+          {label}
+        </label>
+      ))}
+    </fieldset>
+  );
+}

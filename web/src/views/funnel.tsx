@@ -14,7 +14,7 @@ import {
 import { usePoll } from '../poll';
 import { href, orderHref, Route } from '../router';
 import { defaultFunnelSteps, eventTypes, type DropOffs, type Funnel, type FunnelStep } from '../types';
-import { ErrorNote, Loading, Panel, ViewTitle } from '../ui';
+import { ErrorNote, Loading, Panel, TimeBasisFields, TimeRangeFields, ViewTitle } from '../ui';
 
 /** The query parameters of GET /api/analytics/funnel (FunnelQuery), as the route's hash carries them. */
 const funnelKeys = ['steps', 'from', 'to', 'window', 'countBy', 'breakdown', 'time'] as const;
@@ -194,29 +194,13 @@ function FunnelControls({ params }: { params: FunnelParams }) {
             </select>
           </div>
         </fieldset>
-        <fieldset>
-          <legend>Entered (first step) between, {timeZone}</legend>
-          <div class="row">
-            <label>
-              From
-              <input
-                type="datetime-local"
-                name="from"
-                value={from}
-                onInput={(e) => setFrom(e.currentTarget.value)}
-              />
-            </label>
-            <label>
-              To (exclusive)
-              <input
-                type="datetime-local"
-                name="to"
-                value={to}
-                onInput={(e) => setTo(e.currentTarget.value)}
-              />
-            </label>
-          </div>
-        </fieldset>
+        <TimeRangeFields
+          legend={`Entered (first step) between, ${timeZone}`}
+          from={from}
+          to={to}
+          setFrom={setFrom}
+          setTo={setTo}
+        />
         <fieldset>
           <legend>Count</legend>
           {['orders', 'customers'].map((v) => (
@@ -243,18 +227,7 @@ function FunnelControls({ params }: { params: FunnelParams }) {
             ))}
           </select>
         </label>
-        <fieldset>
-          <legend>Time of each event</legend>
-          {[
-            ['business', 'business time (occurred)'],
-            ['recorded', 'recorded time'],
-          ].map(([v, label]) => (
-            <label key={v}>
-              <input type="radio" name="time" value={v} checked={time === v} onChange={() => setTime(v!)} />
-              {label}
-            </label>
-          ))}
-        </fieldset>
+        <TimeBasisFields time={time} setTime={setTime} />
         <button type="submit">Show the funnel</button>
       </div>
     </form>

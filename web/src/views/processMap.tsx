@@ -13,7 +13,7 @@ import {
 import { usePoll } from '../poll';
 import { href, Route } from '../router';
 import type { ProcessMap } from '../types';
-import { ErrorNote, Loading, Panel, ViewTitle } from '../ui';
+import { ErrorNote, Loading, Panel, TimeBasisFields, TimeRangeFields, ViewTitle } from '../ui';
 
 type Dagre = typeof import('@dagrejs/dagre');
 type Point = { x: number; y: number };
@@ -161,36 +161,14 @@ function MapControls({ params }: { params: Record<string, string> }) {
         });
       }}
     >
-      <fieldset>
-        <legend>Orders whose first event is between, {timeZone}</legend>
-        <div class="row">
-          <label>
-            From
-            <input
-              type="datetime-local"
-              name="from"
-              value={from}
-              onInput={(e) => setFrom(e.currentTarget.value)}
-            />
-          </label>
-          <label>
-            To (exclusive)
-            <input type="datetime-local" name="to" value={to} onInput={(e) => setTo(e.currentTarget.value)} />
-          </label>
-        </div>
-      </fieldset>
-      <fieldset>
-        <legend>Time of each event</legend>
-        {[
-          ['business', 'business time (occurred)'],
-          ['recorded', 'recorded time'],
-        ].map(([v, label]) => (
-          <label key={v}>
-            <input type="radio" name="time" value={v} checked={time === v} onChange={() => setTime(v!)} />
-            {label}
-          </label>
-        ))}
-      </fieldset>
+      <TimeRangeFields
+        legend={`Orders whose first event is between, ${timeZone}`}
+        from={from}
+        to={to}
+        setFrom={setFrom}
+        setTo={setTo}
+      />
+      <TimeBasisFields time={time} setTime={setTime} />
       <button type="submit">Show the map</button>
     </form>
   );

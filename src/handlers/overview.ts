@@ -1,9 +1,10 @@
 import { readOverview, readRecentEvents } from '../app/overview';
 import { endpoint } from '../http/endpoint';
+import { isCustomerId } from '../http/identity';
 import { meRoute, overviewRoute, recentEventsRoute } from '../http/routes';
 
 /** Roles that read every order; a caller without them reads orders as a customer, their own only. */
-const readsAllOrders = new Set(['orders.read', 'orders.admin']);
+const readsAllOrders = new Set(['orders.read', 'orders.approve', 'orders.admin']);
 
 /** `GET /api/me`: the signed-in caller, as the API sees them (the dashboard's sign-in). */
 export const me = endpoint(meRoute, async ({ identity }) => {
@@ -15,7 +16,8 @@ export const me = endpoint(meRoute, async ({ identity }) => {
       id: caller.id,
       name: caller.name,
       roles: caller.roles,
-      customer: !caller.roles.some((r) => readsAllOrders.has(r)),
+      // Only an id that follows the id convention can act as a customer (src/http/identity.ts).
+      customer: !caller.roles.some((r) => readsAllOrders.has(r)) && isCustomerId(caller.id),
     },
   };
 });

@@ -230,7 +230,7 @@ export const cancelOrderRoute = define({
 
 export const getOrderRoute = define({
   name: 'getOrder',
-  auth: { roles: ['orders.read', 'orders.admin'], customer: 'owner' },
+  auth: { roles: ['orders.read', 'orders.approve', 'orders.admin'], customer: 'owner' },
   method: 'GET',
   route: 'orders/{orderId}',
   summary: 'Current state of an order, or its state as of a business time',
@@ -241,7 +241,7 @@ export const getOrderRoute = define({
 
 export const orderEventsRoute = define({
   name: 'getOrderEvents',
-  auth: { roles: ['orders.read', 'orders.admin'], customer: 'owner' },
+  auth: { roles: ['orders.read', 'orders.approve', 'orders.admin'], customer: 'owner' },
   method: 'GET',
   route: 'orders/{orderId}/events',
   summary: "The order's audit trail, paged: its events with their versions and times",
@@ -259,7 +259,7 @@ export const orderEventsRoute = define({
 
 export const listOrdersRoute = define({
   name: 'listOrders',
-  auth: { roles: ['orders.read', 'orders.admin'], customer: 'self' },
+  auth: { roles: ['orders.read', 'orders.approve', 'orders.admin'], customer: 'self' },
   method: 'GET',
   route: 'orders',
   summary: 'List orders from the read model, newest first, paged',
@@ -292,7 +292,7 @@ export const stockDemandRoute = define({
 
 export const orderNotificationsRoute = define({
   name: 'getOrderNotifications',
-  auth: { roles: ['orders.read', 'orders.admin'], customer: 'owner' },
+  auth: { roles: ['orders.read', 'orders.approve', 'orders.admin'], customer: 'owner' },
   method: 'GET',
   route: 'orders/{orderId}/notifications',
   summary: 'Customer notifications recorded for an order by the notification consumer',
@@ -343,7 +343,7 @@ export const approvalRoute = define({
 
 export const acceptanceStatusRoute = define({
   name: 'getOrderAcceptance',
-  auth: { roles: ['orders.read', 'orders.admin'], customer: 'owner' },
+  auth: { roles: ['orders.read', 'orders.approve', 'orders.admin'], customer: 'owner' },
   method: 'GET',
   route: 'orders/{orderId}/acceptance',
   summary: "The order's acceptance: runtime status, current step, outcome",

@@ -302,7 +302,7 @@ export const MeSchema = z
     roles: z.array(z.string()),
     customer: z.boolean().meta({
       description:
-        'True when the caller reads orders as a customer, their own only (no orders.read or orders.admin).',
+        'True when the caller reads orders as a customer, their own only (no orders.read, orders.approve or orders.admin, and an id that can be a customer id).',
     }),
   })
   .meta({ id: 'Me' });

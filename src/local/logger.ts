@@ -21,6 +21,15 @@ export function activeCorrelation(): Correlation | undefined {
  * written inside an invocation carries its trace and span id after the source (`trace_id=… span_id=…`): the
  * active span's when telemetry is on, else the invocation's trace context (an HTTP request's `traceparent`).
  */
+/**
+ * Removes the keys a line may carry, whatever wrote it (an error dump of the durable client's HTTP call holds
+ * its URL): the `rpc/{key}/` segment of the durable webhooks' base URL, and `code=` query parameters (Functions
+ * and durable system keys). The same rule as the request log's `loggable` (httpServer.ts).
+ */
+export function redactKeys(text: string): string {
+  return text.replace(/\/rpc\/[^/\s'"]+/g, '/rpc/REDACTED').replace(/([?&]code=)[^&\s'"]+/gi, '$1REDACTED');
+}
+
 export class Logger {
   constructor(
     private readonly minimum: Level = 'information',
@@ -42,7 +51,9 @@ export class Logger {
     if (!this.enabled(level)) return;
     const ids = activeCorrelation() ?? fallback;
     const correlation = ids ? `trace_id=${ids.traceId} span_id=${ids.spanId} ` : '';
-    this.write(`${new Date().toISOString()} ${level} [${source}] ${correlation}${format(...args)}`);
+    this.write(
+      `${new Date().toISOString()} ${level} [${source}] ${correlation}${redactKeys(format(...args))}`,
+    );
   }
 
   debug(source: string, ...args: unknown[]): void {

@@ -164,7 +164,9 @@ export function App() {
 }
 
 function View({ route, section, me, staff }: { route: Route; section: string; me: Me; staff: boolean }) {
-  if (section === 'orders' && route.path[1]) return <OrderView orderId={route.path[1]} me={me} />;
+  // Keyed by the order, so one order's slider position and form never carry over to the next.
+  if (section === 'orders' && route.path[1])
+    return <OrderView key={route.path[1]} orderId={route.path[1]} me={me} />;
   if (section === 'orders') return <OrdersView route={route} staff={staff} />;
   const staffViews: Record<string, () => preact.JSX.Element> = {
     overview: () => <OverviewView />,

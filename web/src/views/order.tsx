@@ -26,6 +26,19 @@ async function wholeTrail(base: string, signal: AbortSignal): Promise<AuditTrail
  * acceptance, its CloudEvents deliveries (local host), and the approver's decision.
  */
 export function OrderView({ orderId, me }: { orderId: string; me: Me }) {
+  // Dots alone are no order id (the API's id convention), and a URL would collapse them into another path.
+  if (/^\.+$/.test(orderId)) {
+    return (
+      <>
+        <ViewTitle text={`Order ${orderId}`} />
+        <ErrorNote what="this order" error={`"${orderId}" is not an order id`} />
+      </>
+    );
+  }
+  return <OrderStory orderId={orderId} me={me} />;
+}
+
+function OrderStory({ orderId, me }: { orderId: string; me: Me }) {
   const base = `/api/orders/${encodeURIComponent(orderId)}`;
   const order = usePoll((s) => get<Order>(base, s), `order ${orderId}`, every);
   const trail = usePoll((s) => wholeTrail(base, s), `events ${orderId}`, every);

@@ -121,7 +121,9 @@ function accessOf(route: RouteSpec, role: Role): Access {
     case 'getOrderAcceptance':
     case 'getOrderNotifications':
       // Approvers read every order too (README: they decide from the order's story).
-      return has('orders.read') || has('orders.approve') || has('orders.admin') ? 'full' : asCustomer('owner');
+      return has('orders.read') || has('orders.approve') || has('orders.admin')
+        ? 'full'
+        : asCustomer('owner');
     case 'listOrders':
       return has('orders.read') || has('orders.approve') || has('orders.admin') ? 'full' : asCustomer('self');
     case 'getStockDemand':

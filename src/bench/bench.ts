@@ -10,6 +10,11 @@ import { eventGridEndToEnd } from './eventGridBench';
 import { telemetryCost } from './telemetryBench';
 import { lakeWriters } from './lakeBench';
 import { commandCost } from './commandCostBench';
+import { deliveryBacklog, defaultDeliveryBacklogOptions } from './deliveryBench';
+import { httpPeers } from './httpPeersBench';
+import { storeAppend } from './storeAppendBench';
+import { healthDuringImport } from './healthDuringImportBench';
+import { oneOrderContention } from './contentionBench';
 
 /**
  * `npm run bench`: measures the embedded (SQLite) store and the Olist import on a fresh temporary
@@ -97,6 +102,8 @@ async function appendThroughput(
   };
 }
 
+const progress = (line: string) => console.error(line);
+
 const noOlistData = (): Skipped | undefined =>
   existsSync(join(olistDir, 'olist_orders_dataset.csv'))
     ? undefined
@@ -131,6 +138,63 @@ const benchmarks: Benchmark[] = [
   },
   { name: 'event-lake', run: (s) => lakeWriters(s) },
   {
+    name: 'delivery-backlog',
+    run: async () => {
+      const f = await deliveryBacklog(repoRoot, {
+        ...defaultDeliveryBacklogOptions,
+        progress: (line) => console.error(line),
+      });
+      const drain = {
+        events: f.events,
+        published: f.published,
+        delivered: f.delivered,
+        seconds: f.seconds,
+        perTenth: f.perTenth,
+        publishSeconds: f.publishSeconds,
+        duplicates: f.duplicates,
+        hostCpuPercent: f.hostCpuPercent,
+      };
+      return [
+        {
+          name: 'backlog of 90k events delivered to one webhook by the local topic',
+          unit: 'events/s',
+          value: f.deliveredPerSecond,
+          details: drain,
+        },
+        {
+          name: 'the same webhook fed by a loop of POSTs, 4 in flight (ceiling)',
+          unit: 'events/s',
+          value: f.ceiling.perSecond,
+          details: { ...f.ceiling },
+        },
+        {
+          name: 'backlog delivery / ceiling',
+          unit: 'ratio',
+          value: f.ratioToCeiling,
+          details: { goalEventsPerSecond: 5_000 },
+        },
+        {
+          name: '/api/health during the drain, p50',
+          unit: 'ms',
+          value: f.healthDuringDrain.p50Ms,
+          details: { ...f.healthDuringDrain, idleHost: f.healthIdle },
+        },
+        {
+          name: '/api/health during the drain, p99',
+          unit: 'ms',
+          value: f.healthDuringDrain.p99Ms,
+          details: { ...f.healthDuringDrain, idleHost: f.healthIdle, goalP99Ms: 100 },
+        },
+        {
+          name: '/api/health on the idle host, p99',
+          unit: 'ms',
+          value: f.healthIdle.p99Ms,
+          details: { ...f.healthIdle },
+        },
+      ];
+    },
+  },
+  {
     name: 'telemetry-on-off',
     run: async () => {
       const f = await telemetryCost(repoRoot);
@@ -163,6 +227,19 @@ const benchmarks: Benchmark[] = [
   },
   { name: 'append-1', run: async (s) => [await appendThroughput(s, 1)] },
   { name: 'append-10', run: async (s) => [await appendThroughput(s, 10)] },
+  // Peers side by side, alternating in one run, with ratios (issue 14, point 5).
+  { name: 'http-commands', run: () => httpPeers(repoRoot, 'commands', undefined, progress) },
+  { name: 'http-reads', run: () => httpPeers(repoRoot, 'reads', undefined, progress) },
+  { name: 'store-append', run: () => storeAppend(undefined, progress) },
+  {
+    name: 'health-during-import',
+    run: async () => {
+      const absent = noOlistData();
+      if (absent) return { ...absent, name: '/api/health during the Olist import' };
+      return healthDuringImport(repoRoot, olistDir, undefined, progress);
+    },
+  },
+  { name: 'one-order-contention', run: () => oneOrderContention(repoRoot, undefined, progress) },
   {
     name: 'olist-import',
     run: async (services) => {

@@ -1,6 +1,7 @@
 import Database from 'libsql';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { EventType } from '../../src/local/durable/history';
 import { authAs, call, eventually, startTestHost, TestHost } from '../support/host';
 
 /*
@@ -10,10 +11,16 @@ import { authAs, call, eventually, startTestHost, TestHost } from '../support/ho
  * durable.db shows what ran.
  */
 
+// The retry timer is an hour of the manual clock, which the test moves only after the first restart: the
+// kill lands while the instance waits for it whatever the machine's speed (with a timer of a few seconds, a
+// slow machine fired it before the kill, and the test no longer killed anything waiting).
+const retryMs = 3_600_000;
 const env = {
   LOCAL_DURABLE_KEY: 'restart-test-durable-key',
+  LOCAL_DURABLE_CLOCK: 'manual',
   APPROVAL_THRESHOLD: '100.00',
-  RESERVATION_RETRY_FIRST_INTERVAL_MS: '1500',
+  RESERVATION_RETRY_FIRST_INTERVAL_MS: String(retryMs),
+  RESERVATION_RETRY_MAX_INTERVAL_MS: String(retryMs),
   STOCK_RESERVATION_FAILURES: '{"flaky-1": 1}',
 };
 const hosts: TestHost[] = [];
@@ -48,23 +55,38 @@ describe('local durable runtime across a killed host', () => {
     }
     expect((await call(host, 'POST', `/api/orders/${orderId}/submit`)).status).toBe(202);
 
-    // 1. Killed while the failed reservation of flaky-1 waits 1.5 s for its retry timer.
-    await eventually(async () => {
+    // 1. Killed while the failed reservation of flaky-1 waits for its retry timer.
+    const historyTypes = async (): Promise<number[]> => {
       const res = await call(
         host,
         'GET',
         `/runtime/webhooks/durabletask/instances/${instanceId}?showHistory=true&code=${env.LOCAL_DURABLE_KEY}`,
       );
-      const types: number[] = (res.body?.historyEvents ?? []).map((e: { EventType: number }) => e.EventType);
-      return types.includes(6 /* TaskFailed */) &&
-        types.filter((t) => t === 4 /* TaskScheduled */).length === 3
+      return (res.body?.historyEvents ?? []).map((e: { EventType: number }) => e.EventType);
+    };
+    const count = (types: number[], type: number) => types.filter((t) => t === type).length;
+    await eventually(async () => {
+      const types = await historyTypes();
+      return count(types, EventType.TaskFailed) === 1 &&
+        count(types, EventType.TaskScheduled) === 3 &&
+        count(types, EventType.TimerCreated) === 1
         ? true
         : undefined;
     });
     await kill(host);
 
-    // 2. Started again: the timer fires, the retry reserves flaky-1, the instance waits for an approval; killed again.
+    // 2. Started again: still waiting for the timer; the clock is moved past it, the timer fires, the retry
+    // reserves flaky-1, the instance waits for an approval; killed again.
     host = await start(host.dataDir);
+    const restarted = await historyTypes();
+    expect(count(restarted, EventType.TimerFired)).toBe(0);
+    expect(count(restarted, EventType.TaskScheduled)).toBe(3);
+    const moved = await call(
+      host,
+      'POST',
+      `/runtime/webhooks/durabletask/local/clock/advance?ms=${retryMs}&code=${env.LOCAL_DURABLE_KEY}`,
+    );
+    expect(moved.status).toBe(200);
     await eventually(async () => {
       const res = await call(host, 'GET', `/api/orders/${orderId}/acceptance`);
       return res.body?.step === 'awaiting-approval' ? true : undefined;

@@ -24,13 +24,16 @@ describe('a delivery queue from before the delivery log', () => {
       'INSERT INTO eventgrid_deliveries (subscription, event_id, event, due_at, expires_at, ordering_key) VALUES (?, ?, ?, 0, ?, ?)',
     ).run('my-webhook', 'o-1:1', JSON.stringify(event), Date.now() + 60_000, 'orders/o-1');
 
-    const [delivery] = new DeliveryQueue(db).due(Date.now(), 10, new Set());
+    const queue = new DeliveryQueue(db);
+    const [delivery] = queue.firstAttempts('my-webhook', 0, 10);
     expect(delivery).toMatchObject({
       subscription: 'my-webhook',
       eventId: 'o-1:1',
       orderingKey: 'orders/o-1',
       eventType: 'com.contoso.orders.OrderCreated.v2',
     });
+    expect(JSON.parse(queue.event(delivery.deliveryId)!)).toEqual(event);
+    expect(queue.pendingBySubscription()).toEqual(new Map([['my-webhook', 1]]));
     db.close();
   });
 });

@@ -89,6 +89,12 @@ export async function startTestHost(env: Record<string, string> = {}, dataDir?: 
 /**
  * A JSON request to the host; returns status, headers and the parsed body. It signs in as `support` (every
  * role) unless `headers` names another `authorization` (`''`, as `anonymous` does, sends none).
+ *
+ * Each request has a connection of its own (`Connection: close`, unless `headers` says otherwise): a request
+ * sent on a kept-alive connection just as the host drops it for being idle (its keep-alive timeout, 5 s)
+ * is reset, and on a loaded machine, where either side can be held up for seconds, that race is lost now
+ * and then (a request failed on `ECONNRESET` so at a load average of 20). Tests of keep-alive itself use
+ * sockets of their own.
  */
 export async function call(
   host: Pick<TestHost, 'baseUrl'> & Partial<Pick<TestHost, 'supportAuthorization'>>,
@@ -102,7 +108,7 @@ export async function call(
   const given = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
   const auth = 'authorization' in given ? given.authorization : host.supportAuthorization;
   delete given.authorization;
-  const all = { ...(auth ? { authorization: auth } : {}), ...given };
+  const all = { connection: 'close', ...(auth ? { authorization: auth } : {}), ...given };
   const res = await fetch(host.baseUrl + path, {
     method,
     headers: body === undefined ? all : { 'content-type': 'application/json', ...all },

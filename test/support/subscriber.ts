@@ -59,6 +59,11 @@ export async function startSubscriber(behaviours: Record<string, Behaviour> = {}
       res.end();
     });
   });
+  // Idle connections are left for the client (the local topic, the relay's publisher) to close: a server that
+  // drops one itself (Node's default after 5 s) can do so just as the client sends the next request on it,
+  // which then fails without reaching the behaviour (as a reset, then a retry). On a loaded machine that race
+  // is lost now and then, and a first delivery attempt shows up as a retry.
+  server.keepAliveTimeout = 10 * 60_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {

@@ -1,4 +1,5 @@
 import { SqliteDatabase } from '../../adapters/sqlite/database';
+import { placeholders, rowBatches } from './rowBatches';
 
 /**
  * What became of one delivery attempt: `delivered` (a function returned, or a webhook answered 200-204),
@@ -89,7 +90,7 @@ interface Row {
  * id is always above every other), and "newest" means inserted last, whatever the wall clock did.
  */
 export class DeliveryLog {
-  private readonly insert;
+  private readonly insertMany;
   private readonly maxRows: number;
   private readonly trimEvery: number;
   private sinceTrim = 0;
@@ -101,28 +102,39 @@ export class DeliveryLog {
     this.maxRows = options.maxRows ?? 20_000;
     this.trimEvery = options.trimEvery ?? 500;
     db.exec(schema);
-    this.insert = db.prepare(
+    const sql = (n: number) =>
       `INSERT INTO eventgrid_delivery_log
          (subscription, event_id, event_type, subject, attempt, outcome, status, error, at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
+       VALUES ${placeholders(n, 9)}`;
+    const params = (a: DeliveryAttempt, into: unknown[]) =>
+      into.push(
+        a.subscription,
+        a.eventId,
+        a.type,
+        a.subject,
+        a.attempt,
+        a.outcome,
+        a.status ?? null,
+        a.error === undefined ? null : a.error.slice(0, maxErrorChars),
+        a.at,
+      );
+    this.insertMany = rowBatches(db, sql, params);
     this.trim();
   }
 
   /** Appends one attempt (one insert); every `trimEvery` appends, also deletes the rows past `maxRows`. */
   record(a: DeliveryAttempt): void {
-    this.insert.run(
-      a.subscription,
-      a.eventId,
-      a.type,
-      a.subject,
-      a.attempt,
-      a.outcome,
-      a.status ?? null,
-      a.error === undefined ? null : a.error.slice(0, maxErrorChars),
-      a.at,
-    );
-    if (++this.sinceTrim >= this.trimEvery) this.trim();
+    this.recordMany([a]);
+  }
+
+  /**
+   * Appends attempts in order, in statements of many rows (call it in a transaction); trims as
+   * {@link record} does, once the rows are in.
+   */
+  recordMany(attempts: readonly DeliveryAttempt[]): void {
+    this.insertMany.run(attempts);
+    this.sinceTrim += attempts.length;
+    if (this.sinceTrim >= this.trimEvery) this.trim();
   }
 
   /** Deletes every row but the newest `maxRows`. */

@@ -1,0 +1,250 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { BareAnswer } from './bareHttpWorker';
+import {
+  BenchHost,
+  call,
+  distFile,
+  Figure,
+  inParallel,
+  load,
+  LoadFigures,
+  LoadOptions,
+  LoadRequest,
+  median,
+  quantile,
+  requestTimes,
+  round1,
+  round2,
+  startBenchHost,
+  stopBenchHost,
+  waitIdle,
+  loadAverage,
+  stampLoad,
+} from './benchKit';
+
+export type HttpPeersMode = 'commands' | 'reads';
+
+export interface HttpPeersOptions {
+  orders: number;
+  connections: number;
+  /** Turns of each peer, alternating; which goes first alternates too. */
+  rounds: number;
+  /** Seconds of load per turn. */
+  seconds: number;
+  /** Seconds of load per peer before the first round, not measured. */
+  warmUpSeconds: number;
+}
+
+export const defaultHttpPeersOptions: HttpPeersOptions = {
+  orders: 2000,
+  connections: 32,
+  rounds: 4,
+  seconds: 8,
+  warmUpSeconds: 3,
+};
+
+const item = { productId: 'sku-bench', quantity: 1, unitPrice: '9.90', currency: 'EUR' };
+const itemBody = JSON.stringify(item);
+/** Headers the server computes per answer or per connection: not copied to the bare server's answers. */
+const perAnswer = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding']);
+
+const answerOf = (r: { status: number; headers: Headers; text: string }): BareAnswer => {
+  const headers: Record<string, string> = {};
+  r.headers.forEach((v, k) => {
+    if (!perAnswer.has(k)) headers[k] = v;
+  });
+  return { status: r.status, headers, body: r.text };
+};
+
+async function startBare(post: BareAnswer, get: BareAnswer): Promise<{ base: string; worker: Worker }> {
+  const worker = new Worker(distFile('bareHttpWorker.js'), { workerData: { post, get } });
+  const port = await new Promise<number>((res, rej) => {
+    worker.once('message', (p: number) => res(p));
+    worker.once('error', rej);
+  });
+  return { base: `http://127.0.0.1:${port}`, worker };
+}
+
+interface Turn extends LoadFigures {
+  /** The host's own time per request from its log (host turns only). */
+  handlerP50Ms?: number;
+  handlerP99Ms?: number;
+  /** How long the host kept working after the turn (its change feed catching up), in ms. */
+  settleMs?: number;
+}
+
+/**
+ * `http-commands` / `http-reads`: the local host (`node dist/src/local/main.js`, a child process, on a fresh
+ * DATA_DIR, LOG_LEVEL=information as `npm start`) against a bare `node:http` server (./bareHttpWorker.ts, on
+ * a worker thread) giving the same answers, both driven by autocannon in this process with the same requests:
+ * add-item (`POST /api/orders/{id}/items`, no If-Match) or `GET /api/orders/{id}`, round-robin over `orders`
+ * orders created beforehand (each with one line), `connections` connections. Alternating turns of `seconds`
+ * each, the first peer alternating per round; after each host turn, the next turn waits until the host's CPU
+ * is idle (its change feed has caught up; the time is reported as `settleMs`). Figures are medians over the
+ * rounds; the ratios divide the host's by the bare server's.
+ */
+export async function httpPeers(
+  repoRoot: string,
+  mode: HttpPeersMode,
+  options: HttpPeersOptions = defaultHttpPeersOptions,
+  progress: (line: string) => void = () => {},
+): Promise<Figure[]> {
+  const { orders, connections, rounds, seconds, warmUpSeconds } = options;
+  const loadAtStart = loadAverage();
+  const dir = mkdtempSync(join(tmpdir(), `bench-http-${mode}-`));
+  const dataDir = join(dir, 'data');
+  mkdirSync(dataDir);
+  let host: BenchHost | undefined;
+  let bare: { base: string; worker: Worker } | undefined;
+  try {
+    host = await startBenchHost(repoRoot, dataDir, join(dir, 'host.log'), { LOG_LEVEL: 'information' });
+    const h = host;
+    const ids = Array.from({ length: orders }, (_, k) => `o-${k}`);
+    await inParallel(ids, 8, async (orderId) => {
+      await call(h, 'POST', '/api/orders', { orderId, customerId: 'bench' });
+      await call(h, 'POST', `/api/orders/${orderId}/items`, item);
+    });
+    await waitIdle(h.process.pid);
+    const post = answerOf(await call(h, 'POST', `/api/orders/${ids[0]}/items`, item));
+    const get = answerOf(await call(h, 'GET', `/api/orders/${ids[0]}`));
+    bare = await startBare(post, get);
+
+    let next = 0;
+    const path = () => `/api/orders/${ids[next++ % orders]}${mode === 'commands' ? '/items' : ''}`;
+    const request: LoadRequest =
+      mode === 'commands'
+        ? {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: h.authorization },
+            body: itemBody,
+          }
+        : { method: 'GET', headers: { authorization: h.authorization } };
+    const loadOf = (base: string, duration: number): LoadOptions => ({
+      url: base,
+      connections,
+      duration,
+      timeout: 30,
+      requests: [{ ...request, setupRequest: (req) => ({ ...req, path: path() }) }],
+    });
+    const hostTurn = async (duration: number): Promise<Turn> => {
+      const from = h.logOffset();
+      const figures = await load(loadOf(h.base, duration));
+      const settleMs = await waitIdle(h.process.pid);
+      const times = requestTimes(h, from, (_m, p) => p.startsWith('/api/orders/o-')).ms;
+      return {
+        ...figures,
+        handlerP50Ms: round2(quantile(times, 0.5)),
+        handlerP99Ms: round2(quantile(times, 0.99)),
+        settleMs,
+      };
+    };
+    const bareBase = bare.base;
+    const bareTurn = (duration: number): Promise<Turn> => load(loadOf(bareBase, duration));
+
+    await hostTurn(warmUpSeconds);
+    await bareTurn(warmUpSeconds);
+    const turns: { host: Turn; bare: Turn }[] = [];
+    for (let r = 0; r < rounds; r++) {
+      if (r % 2 === 0) {
+        const hostFigures = await hostTurn(seconds);
+        turns.push({ host: hostFigures, bare: await bareTurn(seconds) });
+      } else {
+        const bareFigures = await bareTurn(seconds);
+        turns.push({ bare: bareFigures, host: await hostTurn(seconds) });
+      }
+    }
+
+    const of = (peer: 'host' | 'bare', key: keyof LoadFigures | 'handlerP50Ms' | 'handlerP99Ms') =>
+      median(turns.map((t) => Number(t[peer][key])));
+    const what = mode === 'commands' ? 'add item' : 'GET order';
+    const label = mode === 'commands' ? 'commands/s' : 'reads/s';
+    const shared = {
+      request: mode === 'commands' ? `POST /api/orders/{id}/items ${itemBody}` : 'GET /api/orders/{id}',
+      orders,
+      connections,
+      rounds,
+      secondsPerTurn: seconds,
+      loadGenerator: 'autocannon 8, in the bench process',
+    };
+    const hostPerSecond = of('host', 'perSecond');
+    const barePerSecond = of('bare', 'perSecond');
+    const share = (hostPerSecond / barePerSecond) * 100;
+    const p99Ratio = of('host', 'p99Ms') / of('bare', 'p99Ms');
+    const turnsOf = (peer: 'host' | 'bare') => turns.map((t) => t[peer]);
+    const figures: Figure[] = [
+      {
+        name: `HTTP ${what} through the local host, ${orders.toLocaleString('en-US')} orders, ${connections} connections`,
+        unit: label,
+        value: Math.round(hostPerSecond),
+        details: {
+          ...shared,
+          p50Ms: of('host', 'p50Ms'),
+          p99Ms: of('host', 'p99Ms'),
+          handlerP50Ms: of('host', 'handlerP50Ms'),
+          handlerP99Ms: of('host', 'handlerP99Ms'),
+          answerBytes: mode === 'commands' ? post.body.length : get.body.length,
+          turns: turnsOf('host'),
+        },
+      },
+      {
+        name: `HTTP ${what} through the local host, p50`,
+        unit: 'ms',
+        value: of('host', 'p50Ms'),
+        details: { handlerP50Ms: of('host', 'handlerP50Ms') },
+      },
+      {
+        name: `HTTP ${what} through the local host, p99${mode === 'commands' ? ' (goal < 50)' : ''}`,
+        unit: 'ms',
+        value: of('host', 'p99Ms'),
+        details: { handlerP99Ms: of('host', 'handlerP99Ms') },
+      },
+      {
+        name: `HTTP ${what}, bare node:http (same JSON parsed, same answer)`,
+        unit: label,
+        value: Math.round(barePerSecond),
+        details: {
+          ...shared,
+          p50Ms: of('bare', 'p50Ms'),
+          p99Ms: of('bare', 'p99Ms'),
+          turns: turnsOf('bare'),
+        },
+      },
+      { name: `HTTP ${what}, bare node:http, p50`, unit: 'ms', value: of('bare', 'p50Ms'), details: {} },
+      { name: `HTTP ${what}, bare node:http, p99`, unit: 'ms', value: of('bare', 'p99Ms'), details: {} },
+      {
+        name: `HTTP ${what}, host / bare throughput${mode === 'commands' ? ' (goal ≥ 15 %)' : ''}`,
+        unit: '%',
+        value: round1(share),
+        details: {
+          hostPerSecond: Math.round(hostPerSecond),
+          barePerSecond: Math.round(barePerSecond),
+          perRound: turns.map((t) => round1((t.host.perSecond / t.bare.perSecond) * 100)),
+        },
+      },
+      {
+        name: `HTTP ${what}, host / bare p99 latency`,
+        unit: '×',
+        value: round1(p99Ratio),
+        details: { hostP99Ms: of('host', 'p99Ms'), bareP99Ms: of('bare', 'p99Ms') },
+      },
+    ];
+    progress(
+      `  ${what}: host ${Math.round(hostPerSecond)}/s p50 ${of('host', 'p50Ms')} ms p99 ${of('host', 'p99Ms')} ms; ` +
+        `bare ${Math.round(barePerSecond)}/s p50 ${of('bare', 'p50Ms')} ms p99 ${of('bare', 'p99Ms')} ms; ` +
+        `host/bare ${round1(share)} %; load ${loadAtStart ?? '?'} → ${loadAverage() ?? '?'}`,
+    );
+    return stampLoad(figures, loadAtStart);
+  } finally {
+    if (bare) {
+      const exited = new Promise((r) => bare!.worker.once('exit', r));
+      bare.worker.postMessage('close');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
+      await bare.worker.terminate();
+    }
+    if (host) await stopBenchHost(host);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -150,6 +150,8 @@ const benchmarks: Benchmark[] = [
         delivered: f.delivered,
         seconds: f.seconds,
         perTenth: f.perTenth,
+        functionsDoneAfterSeconds: f.functionsDoneAfterSeconds,
+        afterFunctionsPerSecond: f.afterFunctionsPerSecond,
         publishSeconds: f.publishSeconds,
         duplicates: f.duplicates,
         hostCpuPercent: f.hostCpuPercent,

@@ -10,19 +10,24 @@ import { Worker } from 'node:worker_threads';
  * answers `/api/health` meanwhile, next to the same webhook fed by a plain loop of HTTP POSTs (the ceiling).
  *
  * The backlog: `orders` synthetic orders of `versions` events each (90,000 events, as the Olist import's
- * 89,785), shaped as the relay publishes them (subject `orders/{id}`, `orderversion`, about 600 bytes of JSON),
- * each order's events in a row as an import commits them. Their type is one no function of the app handles, so
- * the app's two eventGrid-trigger functions (subscribers too) take and ignore them: what is measured is the
- * topic, not the consumers' writes. They are published to the real local host (`dist/src/local/main.js`) in
- * requests of 1,000 while the webhook holds the CloudEvents handshake, so the whole backlog is queued before
- * the first webhook delivery; then the handshake is answered and the clock starts.
+ * 89,785), shaped as the relay publishes them (subject `orders/{id}`, `orderversion`, a `traceparent`, about
+ * 700 bytes of JSON), each order's events in a row as an import commits them. Their type is one no function of
+ * the app handles, so the app's two eventGrid-trigger functions, subscribers to every event as on `npm start`,
+ * take and ignore them: what is measured is the topic, not the consumers' writes. They are published to the
+ * real local host (`dist/src/local/main.js`) in requests of 1,000 while the webhook holds the CloudEvents
+ * handshake, so the whole backlog is queued before the first webhook delivery (a topic that cannot take it
+ * within `maxSeconds` is measured on what it took); then the handshake is answered and the clock starts.
  *
  * The webhook is a bare `node:http` server answering 200, in a worker thread of the bench process, counting
  * the distinct event ids it took. During the drain `/api/health` is probed every 20 ms, one probe at a time
- * (p50, p99, max; a probe over 30 s counts as timed out). The drain ends when every event arrived, or after
- * `maxSeconds` (the figures are then over what arrived). The ceiling: the same webhook, the same event bodies
- * and headers, posted by a loop holding 4 requests in flight (the topic's bound per subscription) over a
- * keep-alive agent; measured before the host starts and after it stopped, the figure being their mean.
+ * (p50, p99, max; a probe over 30 s counts as timed out, outside the percentiles). The drain ends when every
+ * event arrived, or after `maxSeconds` (the figures are then over what arrived). The ceiling: the same
+ * webhook, the same event bodies and headers, posted by a loop holding 4 requests in flight (the topic's bound
+ * per subscription) over a keep-alive agent; measured before the host starts and after it stopped, the
+ * figure being their mean.
+ *
+ * `BENCH_DELIVERY_MAX_SECONDS` (default 300) bounds the publishing and the drain, each;
+ * `BENCH_HOST_NODE_ARGS` adds Node.js options to the host, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
  */
 
 export interface DeliveryBacklogOptions {
@@ -64,6 +69,13 @@ export interface DeliveryBacklogFigures {
   deliveredPerSecond: number;
   /** Events/s over each tenth of the backlog: flat when the cost per delivery does not grow with the backlog. */
   perTenth: number[];
+  /**
+   * The app's eventGrid-trigger functions subscribe to every event too: seconds into the drain when they had
+   * taken the whole backlog (from `/eventgrid/stats`, looked at every second), and the webhook's events/s from
+   * then on, alone.
+   */
+  functionsDoneAfterSeconds?: number;
+  afterFunctionsPerSecond?: number;
   /** Seconds to publish the backlog (accepted by the topic). */
   publishSeconds: number;
   /** Deliveries the webhook received more than once. */
@@ -396,9 +408,20 @@ export async function deliveryBacklog(
     const tenth = published / 10;
     const milestones: number[] = [];
     let lastLine = started;
+    let lastStats = started;
+    let functionsDone: { at: number; delivered: number } | undefined;
     while (Atomics.load(counts, 0) < published) {
       const now = performance.now();
       if (now - started > options.maxSeconds * 1000) break;
+      if (!functionsDone && now - lastStats >= 1_000) {
+        lastStats = now;
+        const stats = (await (await fetch(`${base}/eventgrid/stats`)).json()) as {
+          subscriptions: { name: string; pending: number }[];
+        };
+        const functions = stats.subscriptions.filter((x) => x.name.startsWith('function-'));
+        if (functions.every((x) => x.pending === 0))
+          functionsDone = { at: performance.now(), delivered: Atomics.load(counts, 0) };
+      }
       const n = Atomics.load(counts, 0);
       while (n >= (milestones.length + 1) * tenth) milestones.push(now);
       if (now - lastLine > 5_000) {
@@ -420,6 +443,15 @@ export async function deliveryBacklog(
     const perTenth = milestones.map((t, k) =>
       Math.round(tenth / ((t - (k ? milestones[k - 1] : started)) / 1000)),
     );
+    const alone =
+      functionsDone && ended > functionsDone.at
+        ? {
+            functionsDoneAfterSeconds: Math.round((functionsDone.at - started) / 100) / 10,
+            afterFunctionsPerSecond: Math.round(
+              (delivered - functionsDone.delivered) / ((ended - functionsDone.at) / 1000),
+            ),
+          }
+        : {};
 
     // SIGTERM (so a host run with --cpu-prof writes its profile), SIGKILL if it has not stopped in 30 s.
     await stopHost(child);
@@ -438,6 +470,7 @@ export async function deliveryBacklog(
       seconds: Math.round(seconds * 100) / 100,
       deliveredPerSecond: Math.round(deliveredPerSecond),
       perTenth,
+      ...alone,
       publishSeconds: Math.round(publishSeconds * 100) / 100,
       duplicates,
       ...(cpuBefore !== undefined && cpuAfter !== undefined

@@ -1,58 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { globSync } from 'tinyglobby';
-import { openDeadLetterStore } from '../adapters/deadLetterStores';
+import { resolve } from 'node:path';
 import { writeHostMarker } from '../adapters/sqlite/hostMarker';
-import { deadLetterTarget } from '../config/connections';
 import { loadLocalSettings } from '../config/localSettingsFile';
 import { readSettings } from '../config/settings';
-import { LocalChangeFeed } from './changeFeed';
+import { appRoot, forwardConsole, loadFunctionFiles } from './appLoading';
 import { createDurableRuntime } from './durable';
-import { eventGridRoutes } from './eventGrid/monitoringRoutes';
-import { createLocalTopic } from './eventGrid/setup';
 import { mountDevSignIn } from './devSignInRoute';
 import { openFeedSource } from './feedSource';
+import { forwardTo } from './forward';
 import { FunctionsCore } from './functionsCore';
 import { LocalHttpServer } from './httpServer';
 import { Logger } from './logger';
+import { PipelineThread } from './pipelineThread';
 import { readLocalSettings } from './settings';
 import { startTelemetry, stopTelemetry } from '../telemetry/start';
 
-/** The folder holding package.json, searched upwards from this file. */
-export function appRoot(from = __dirname): string {
-  let dir = from;
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found above ' + from);
-    dir = up;
-  }
-  return dir;
-}
-
-/** Loads the function files the way the Functions host does: package.json `main`, a file or glob. */
-export function loadFunctionFiles(root: string): string[] {
-  const main = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { main?: string }).main;
-  if (!main) throw new Error('package.json has no "main" naming the function files');
-  const files = globSync(main, { cwd: root, absolute: true }).sort();
-  if (files.length === 0)
-    throw new Error(`no file matches package.json "main" (${main}); run "npm run build"`);
-  // The Functions host loads `main` with require too; these files are only known at run time.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  for (const file of files) require(resolve(file));
-  return files;
-}
-
-/**
- * The app's `console` output becomes host log lines (source `worker`) at the matching level, as the Node.js
- * worker forwards it to the Functions host on Azure; `console.debug` is then filtered by LOG_LEVEL.
- */
-function forwardConsole(logger: Logger): void {
-  console.debug = (...args: unknown[]) => logger.debug('worker', ...args);
-  console.log = console.info = (...args: unknown[]) => logger.info('worker', ...args);
-  console.warn = (...args: unknown[]) => logger.warn('worker', ...args);
-  console.error = (...args: unknown[]) => logger.error('worker', ...args);
-}
+export { appRoot, loadFunctionFiles } from './appLoading';
 
 export interface RunningHost {
   port: number;
@@ -64,20 +27,23 @@ export interface RunningHost {
  * the environment, plus where this host's own stand-ins are (the local Event Grid topic and its key, the
  * public URL), unless the environment already names them. Fixed before the app loads and reads them.
  */
-function provideAppSettings(origin: string, topicKey: string, env: NodeJS.ProcessEnv): void {
-  if (!env.EVENTGRID_TOPIC_ENDPOINT) {
+function provideAppSettings(origin: string, topicKey: string, env: NodeJS.ProcessEnv): boolean {
+  const hostTopic = !env.EVENTGRID_TOPIC_ENDPOINT;
+  if (hostTopic) {
     env.EVENTGRID_TOPIC_ENDPOINT = `${origin}/eventgrid/api/events`;
     env.EVENTGRID_TOPIC_KEY = topicKey;
   }
   env.PUBLIC_BASE_URL ??= origin;
+  return hostTopic;
 }
 
 /**
- * Starts the local host: settings, HTTP on `/api`, the function files, the embedded change feed into every
- * cosmosDB-trigger function, the local Event Grid topic delivering to eventGrid-trigger functions and
- * webhooks, the durable runtime. SIGINT/SIGTERM stop it gracefully: the change-feed batches in flight
- * finish and checkpoint, no new requests, requests in flight answered, deliveries in flight finish, then
- * the app's `appTerminate` hooks close its services.
+ * Starts the local host: settings, HTTP on `/api`, the function files, the durable runtime, and the pipeline
+ * thread (src/local/pipelineThread.ts): the embedded change feed into every cosmosDB-trigger function and the
+ * local Event Grid topic delivering to eventGrid-trigger functions and webhooks, off the thread that answers
+ * HTTP (docs/adr/0016-pipeline-thread.md). SIGINT/SIGTERM stop it gracefully: the change-feed batches in flight
+ * finish and checkpoint, deliveries in flight finish, no new requests, requests in flight answered, then the
+ * app's `appTerminate` hooks close its services.
  */
 export async function startHost(core: FunctionsCore): Promise<RunningHost> {
   const root = appRoot();
@@ -94,7 +60,7 @@ export async function startHost(core: FunctionsCore): Promise<RunningHost> {
   const port = await http.listen(local.PORT);
   const origin = `http://127.0.0.1:${port}`;
   const topicKey = local.LOCAL_EVENTGRID_KEY ?? randomBytes(24).toString('base64url');
-  provideAppSettings(origin, topicKey, process.env);
+  const hostTopic = provideAppSettings(origin, topicKey, process.env);
 
   loadFunctionFiles(root);
   const durable = createDurableRuntime(core, http, logger, {
@@ -102,30 +68,37 @@ export async function startHost(core: FunctionsCore): Promise<RunningHost> {
     hubName: settings.DURABLE_TASK_HUB,
     settings: local,
   });
-  const deadLetters = openDeadLetterStore(deadLetterTarget(settings));
-  const topic = createLocalTopic(core, settings.DATA_DIR, local, topicKey, deadLetters, logger);
-  // The topic's publish endpoint, and its local-only read routes (deliveries, stats).
-  http.mount('/eventgrid/', eventGridRoutes(topic.topic, logger));
   // POST /.auth/login/dev, with AUTH_MODE=development only.
   mountDevSignIn(http, settings, port, logger);
+  // Only for the wake-up of the pipeline's change feeds when this thread appends (another connection's
+  // appends are found by polling).
   const feedSource = openFeedSource(settings);
-  const feeds = core.byTrigger('cosmosDBTrigger').map(
-    (fn) =>
-      new LocalChangeFeed(fn, feedSource, logger, {
-        pollMs: local.LOCAL_CHANGE_FEED_POLL_MS,
-        retryScale: local.LOCAL_RETRY_SCALE,
-      }),
-  );
   await core.runHooks('appStart', { hookData: {}, appHookData: core.appHookData });
   http.serveFunctions(core);
   durable.start(origin);
+  const pipeline = new PipelineThread(logger, {
+    topicKey,
+    hostTopic,
+    durableClient: durable.clientData(origin),
+  });
+  // The topic's publish endpoint and its local-only read routes (deliveries, stats) live on the pipeline thread.
+  http.mount(
+    '/eventgrid/',
+    forwardTo(() => pipeline.port, logger),
+  );
+  let ready;
+  try {
+    ready = await pipeline.start();
+  } catch (err) {
+    await http.close();
+    await durable.stop();
+    throw err;
+  }
   const removeMarker =
     settings.EVENT_STORE === 'sqlite' ? writeHostMarker(settings.DATA_DIR, port) : () => {};
-  topic.topic.start();
-  feeds.forEach((f) => f.start());
-  // Appends in this process (the functions' own store) wake the feeds at once; other writers are polled.
-  const unsubscribe = feedSource.onAppended(() => feeds.forEach((f) => f.wake()));
+  const unsubscribe = feedSource.onAppended(() => pipeline.wake());
   logger.info('host', `${core.functions.size} functions: ${[...core.functions.keys()].join(', ')}`);
+  logger.info('host', `pipeline thread: change feed into ${ready.feeds.join(', ')}; the local topic`);
   if (settings.EVENT_STORE === 'cosmos') {
     const endpoint = settings.COSMOS_ENDPOINT ?? settings.COSMOS__accountEndpoint;
     logger.info('host', `state: cosmos at ${endpoint}, database ${settings.COSMOS_DATABASE}`);
@@ -139,10 +112,7 @@ export async function startHost(core: FunctionsCore): Promise<RunningHost> {
   } else {
     logger.info('host', `state: ${settings.EVENT_STORE}, data in ${resolve(settings.DATA_DIR)}`);
   }
-  logger.info(
-    'host',
-    `Event Grid topic ${origin}/eventgrid/api/events → ${topic.topic.subscriptionNames.join(', ')}`,
-  );
+  logger.info('host', `Event Grid topic ${origin}/eventgrid/api/events → ${ready.subscriptions.join(', ')}`);
   logger.info(
     'host',
     telemetry === 'otlp'
@@ -155,16 +125,15 @@ export async function startHost(core: FunctionsCore): Promise<RunningHost> {
   const stop = () =>
     (stopping ??= (async () => {
       logger.info('host', 'stopping: no new requests; finishing what is in flight');
-      // Feeds first: the relay's batch in flight publishes through this host's own topic endpoint.
-      await Promise.all(feeds.map((f) => f.stop()));
+      // The pipeline first, while this thread still answers: a change-feed function in flight may start an
+      // orchestration through the durable webhooks here.
       unsubscribe();
+      await pipeline.stop();
       await http.close();
       await durable.stop();
-      await topic.topic.stop();
       await core.runHooks('appTerminate', { hookData: {}, appHookData: core.appHookData });
       // What is still buffered (the last batches' spans, the metrics) is exported before the exit.
       await stopTelemetry();
-      topic.db.close();
       await feedSource.close();
       removeMarker();
       logger.info('host', 'stopped');

@@ -1,0 +1,97 @@
+import { openDeadLetterStore } from '../adapters/deadLetterStores';
+import { deadLetterTarget } from '../config/connections';
+import { readSettings } from '../config/settings';
+import { startTelemetry, stopTelemetry } from '../telemetry/start';
+import { appRoot, forwardConsole, loadFunctionFiles } from './appLoading';
+import { LocalChangeFeed } from './changeFeed';
+import { supplyClientBindings } from './durable/clientBinding';
+import { eventGridRoutes } from './eventGrid/monitoringRoutes';
+import { createLocalTopic } from './eventGrid/setup';
+import { openFeedSource } from './feedSource';
+import { FunctionsCore } from './functionsCore';
+import { LocalHttpServer } from './httpServer';
+import { Logger } from './logger';
+import type { PipelineWorkerData } from './pipelineProtocol';
+import { readLocalSettings } from './settings';
+
+/** The running pipeline of one thread. */
+export interface Pipeline {
+  /** Loopback port of the local topic (`/eventgrid/…`). */
+  port: number;
+  /** The topic's subscriptions (eventGrid-trigger functions as `function-<name>`, then the webhooks). */
+  subscriptions: string[];
+  /** The cosmosDB-trigger functions fed, by name. */
+  feeds: string[];
+  /** Reads the change feed now (another thread appended). */
+  wake(): void;
+  /**
+   * The change-feed batches in flight finish and checkpoint, then the deliveries in flight; then the app's
+   * `appTerminate` hooks close this thread's services and telemetry exports what it buffered.
+   */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the change feed into every cosmosDB-trigger function of `core` and the local Event Grid topic
+ * delivering to its eventGrid-trigger functions and the webhook subscriptions, with the settings of the
+ * environment, writing log lines with `write`. The function files are loaded here, after the topic listens:
+ * with `data.hostTopic` the app's EVENTGRID_TOPIC_ENDPOINT is this thread's own topic, so the relay's
+ * publishing never waits on the HTTP thread.
+ * @throws SettingsError naming an invalid setting; whatever opening the stores throws
+ */
+export async function startPipeline(
+  core: FunctionsCore,
+  data: PipelineWorkerData,
+  write: (line: string) => void,
+): Promise<Pipeline> {
+  const local = readLocalSettings();
+  const settings = readSettings();
+  const logger = new Logger(settings.LOG_LEVEL, write);
+  forwardConsole(logger);
+  startTelemetry(settings, { error: (m) => logger.error('pipeline', m) });
+
+  // Requests are logged by the HTTP thread, which forwards the public ones here; the relay's own are not news.
+  const http = new LocalHttpServer(new Logger('warning', write));
+  const port = await http.listen(0);
+  if (data.hostTopic) process.env.EVENTGRID_TOPIC_ENDPOINT = `http://127.0.0.1:${port}/eventgrid/api/events`;
+  loadFunctionFiles(appRoot());
+  supplyClientBindings(core, () => data.durableClient);
+
+  const deadLetters = openDeadLetterStore(deadLetterTarget(settings));
+  const topic = createLocalTopic(core, settings.DATA_DIR, local, data.topicKey, deadLetters, logger);
+  http.mount('/eventgrid/', eventGridRoutes(topic.topic, logger));
+  const feedSource = openFeedSource(settings);
+  const feeds = core.byTrigger('cosmosDBTrigger').map(
+    (fn) =>
+      new LocalChangeFeed(fn, feedSource, logger, {
+        pollMs: local.LOCAL_CHANGE_FEED_POLL_MS,
+        retryScale: local.LOCAL_RETRY_SCALE,
+      }),
+  );
+  await core.runHooks('appStart', { hookData: {}, appHookData: core.appHookData });
+  topic.topic.start();
+  feeds.forEach((f) => f.start());
+  const wake = () => feeds.forEach((f) => f.wake());
+  // Appends on this thread (a change-feed function's own commands) wake the feeds at once, as on the HTTP thread.
+  const unsubscribe = feedSource.onAppended(wake);
+
+  let stopping: Promise<void> | undefined;
+  return {
+    port,
+    subscriptions: topic.topic.subscriptionNames,
+    feeds: core.byTrigger('cosmosDBTrigger').map((fn) => fn.metadata.name),
+    wake,
+    stop: () =>
+      (stopping ??= (async () => {
+        // Feeds first: the relay's batch in flight publishes to the topic, which still takes it.
+        await Promise.all(feeds.map((f) => f.stop()));
+        unsubscribe();
+        await topic.topic.stop();
+        await http.close();
+        await core.runHooks('appTerminate', { hookData: {}, appHookData: core.appHookData });
+        await stopTelemetry();
+        topic.db.close();
+        await feedSource.close();
+      })()),
+  };
+}

@@ -1,0 +1,36 @@
+import type { ClientBindingData } from './durable/clientBinding';
+
+/**
+ * The messages between the local host's HTTP thread and its pipeline thread (src/local/pipelineThread.ts,
+ * src/local/pipelineWorker.ts). Only these cross: the pipeline reads and writes the stores itself.
+ */
+
+/** What the pipeline thread starts with (`workerData`). The environment is the host's, copied at spawn. */
+export interface PipelineWorkerData {
+  /** The key publishers must send to the local topic (`aeg-sas-key`). */
+  topicKey: string;
+  /**
+   * True when the host chose the topic endpoint (EVENTGRID_TOPIC_ENDPOINT was not set): the pipeline's own
+   * functions then publish straight to the topic on this thread instead of through the HTTP thread.
+   */
+  hostTopic: boolean;
+  /** The durable client binding of this run (its URLs carry the system key), for the functions that start orchestrations. */
+  durableClient: ClientBindingData;
+}
+
+/** HTTP thread → pipeline thread. */
+export type ToPipeline =
+  /** Something was appended by the HTTP thread: read the change feed now. */
+  | { type: 'wake' }
+  /** Finish what is in flight, checkpoint, close, then say `stopped`. */
+  | { type: 'stop' };
+
+/** Pipeline thread → HTTP thread. */
+export type FromPipeline =
+  /** A log line, written by the HTTP thread so the host has one ordered log. */
+  | { type: 'log'; line: string }
+  /** Serving: the local topic listens on `port` (loopback). */
+  | { type: 'ready'; port: number; subscriptions: string[]; feeds: string[] }
+  /** Start-up failed; the thread ends. */
+  | { type: 'failed'; message: string }
+  | { type: 'stopped' };

@@ -1,0 +1,103 @@
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { Logger } from './logger';
+import type { FromPipeline, PipelineWorkerData, ToPipeline } from './pipelineProtocol';
+
+/** What the pipeline thread reports once it serves. */
+export interface PipelineReady {
+  port: number;
+  subscriptions: string[];
+  feeds: string[];
+}
+
+/** Seconds before a pipeline thread that died is started again. */
+const restartDelayMs = 1_000;
+
+/**
+ * The local host's pipeline thread (src/local/pipelineWorker.ts), seen from the HTTP thread: started once,
+ * started again a second after it dies (its change feeds resume from their checkpoints, its deliveries from
+ * the topic's queue, so nothing acknowledged is lost), stopped on shutdown. Its log lines are written to the
+ * host's log here, in order.
+ */
+export class PipelineThread {
+  private worker?: Worker;
+  private ready?: PipelineReady;
+  private stopping = false;
+  private restartTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly data: PipelineWorkerData,
+    private readonly write: (line: string) => void = (line) => process.stdout.write(line + '\n'),
+  ) {}
+
+  /** The topic's loopback port, while the thread serves. */
+  get port(): number | undefined {
+    return this.ready?.port;
+  }
+
+  /**
+   * Starts the thread and resolves once it serves.
+   * @throws Error with the thread's message when it fails to start (bad settings, a store it cannot open)
+   */
+  start(): Promise<PipelineReady> {
+    const worker = new Worker(join(__dirname, 'pipelineWorker.js'), { workerData: this.data });
+    this.worker = worker;
+    return new Promise((resolve, reject) => {
+      let started = false;
+      worker.on('message', (message: FromPipeline) => {
+        if (message.type === 'log') this.write(message.line);
+        else if (message.type === 'ready') {
+          started = true;
+          this.ready = message;
+          resolve(message);
+        } else if (message.type === 'failed') {
+          if (!started) reject(new Error(`the pipeline thread failed to start: ${message.message}`));
+          else this.logger.error('pipeline', `the pipeline thread failed to stop: ${message.message}`);
+          void worker.terminate();
+        }
+      });
+      worker.on('error', (err) => {
+        if (!started) reject(err);
+        else this.logger.error('pipeline', 'the pipeline thread failed', err);
+      });
+      worker.on('exit', (code) => {
+        if (this.worker === worker) this.ready = undefined;
+        if (!started) return reject(new Error(`the pipeline thread ended (${code}) before it started`));
+        if (this.stopping || this.worker !== worker) return;
+        this.logger.error('pipeline', `the pipeline thread ended (${code}); starting it again`);
+        this.restartTimer = setTimeout(() => {
+          this.start().catch((err: unknown) => this.logger.error('pipeline', 'restart failed', err));
+        }, restartDelayMs);
+      });
+    });
+  }
+
+  /** The HTTP thread appended: the change feeds read now instead of at their next poll. */
+  wake(): void {
+    if (this.ready) this.send({ type: 'wake' });
+  }
+
+  /** Asks the thread to finish what is in flight and waits until it has ended. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.restartTimer);
+    const worker = this.worker;
+    if (!worker) return;
+    const ended = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    const stopped = new Promise<void>((resolve) =>
+      worker.on('message', (m: FromPipeline) => {
+        if (m.type === 'stopped' || m.type === 'failed') resolve();
+      }),
+    );
+    this.send({ type: 'stop' });
+    await Promise.race([stopped, ended]);
+    // Stopped and closed: what is left (an idle keep-alive timer of a library) must not hold the host.
+    await worker.terminate();
+    await ended;
+  }
+
+  private send(message: ToPipeline): void {
+    this.worker?.postMessage(message);
+  }
+}

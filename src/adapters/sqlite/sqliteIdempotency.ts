@@ -1,5 +1,5 @@
 import { IdempotencyStore, pendingTtlMs, RecordedResponse, Reservation } from '../../ports/idempotency';
-import { SqliteDatabase } from './database';
+import { SqliteDatabase, writeTransaction } from './database';
 
 const schema = `
 CREATE TABLE IF NOT EXISTS idempotency_keys (
@@ -21,33 +21,31 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
       `INSERT INTO idempotency_keys (key, fingerprint, reserved_at, response) VALUES (?, ?, ?, NULL)
        ON CONFLICT(key) DO UPDATE SET fingerprint = excluded.fingerprint, reserved_at = excluded.reserved_at, response = NULL`,
     );
-    this.reserveTx = db
-      .transaction((key: string, fingerprint: string, now: number): Reservation => {
-        const row = find.get(key) as
-          { fingerprint: string; reserved_at: number; response: string | null } | undefined;
-        if (row) {
-          if (row.fingerprint !== fingerprint) return { outcome: 'mismatch' };
-          if (row.response)
-            return { outcome: 'replay', response: JSON.parse(row.response) as RecordedResponse };
-          if (now - row.reserved_at < pendingTtlMs) return { outcome: 'in-progress' };
-        }
-        upsert.run(key, fingerprint, now);
-        return { outcome: 'reserved' };
-      })
-      .immediate.bind(null);
+    this.reserveTx = (key: string, fingerprint: string, now: number): Reservation => {
+      const row = find.get(key) as
+        { fingerprint: string; reserved_at: number; response: string | null } | undefined;
+      if (row) {
+        if (row.fingerprint !== fingerprint) return { outcome: 'mismatch' };
+        if (row.response)
+          return { outcome: 'replay', response: JSON.parse(row.response) as RecordedResponse };
+        if (now - row.reserved_at < pendingTtlMs) return { outcome: 'in-progress' };
+      }
+      upsert.run(key, fingerprint, now);
+      return { outcome: 'reserved' };
+    };
   }
 
   async reserve(key: string, fingerprint: string): Promise<Reservation> {
-    return this.reserveTx(key, fingerprint, Date.now());
+    return writeTransaction(this.db, () => this.reserveTx(key, fingerprint, Date.now()));
   }
 
   async complete(key: string, response: RecordedResponse): Promise<void> {
-    this.db
-      .prepare('UPDATE idempotency_keys SET response = ? WHERE key = ?')
-      .run(JSON.stringify(response), key);
+    const update = this.db.prepare('UPDATE idempotency_keys SET response = ? WHERE key = ?');
+    await writeTransaction(this.db, () => update.run(JSON.stringify(response), key));
   }
 
   async release(key: string): Promise<void> {
-    this.db.prepare('DELETE FROM idempotency_keys WHERE key = ? AND response IS NULL').run(key);
+    const remove = this.db.prepare('DELETE FROM idempotency_keys WHERE key = ? AND response IS NULL');
+    await writeTransaction(this.db, () => remove.run(key));
   }
 }

@@ -5,7 +5,7 @@ import {
   StockReservations,
   StockUnavailableError,
 } from '../../ports/stockReservations';
-import { SqliteDatabase } from './database';
+import { SqliteDatabase, writeTransaction } from './database';
 
 const schema = `
 CREATE TABLE IF NOT EXISTS stock_reservations (
@@ -79,20 +79,18 @@ export class SqliteStockReservations implements StockReservations {
       `INSERT INTO stock_reservations (reservation_id, order_id, product_id, quantity, status, reserved_at)
        VALUES (?, ?, ?, ?, 'reserved', ?)`,
     );
-    this.reserveTx = db
-      .transaction((r: ReservationRequest, now: string): Row => {
-        const existing = find.get(r.reservationId) as Row | undefined;
-        if (existing) return existing;
-        const level = this.levels.get(r.productId);
-        if (level !== undefined) {
-          const { units } = reservedUnits.get(r.productId) as { units: number };
-          if (level - units < r.quantity)
-            throw new InsufficientStockError(r.productId, r.quantity, level - units);
-        }
-        insert.run(r.reservationId, r.orderId, r.productId, r.quantity, now);
-        return find.get(r.reservationId) as Row;
-      })
-      .immediate.bind(null);
+    this.reserveTx = (r: ReservationRequest, now: string): Row => {
+      const existing = find.get(r.reservationId) as Row | undefined;
+      if (existing) return existing;
+      const level = this.levels.get(r.productId);
+      if (level !== undefined) {
+        const { units } = reservedUnits.get(r.productId) as { units: number };
+        if (level - units < r.quantity)
+          throw new InsufficientStockError(r.productId, r.quantity, level - units);
+      }
+      insert.run(r.reservationId, r.orderId, r.productId, r.quantity, now);
+      return find.get(r.reservationId) as Row;
+    };
   }
 
   async reserve(request: ReservationRequest): Promise<Reservation> {
@@ -111,15 +109,16 @@ export class SqliteStockReservations implements StockReservations {
         );
       }
     }
-    return toReservation(this.reserveTx(request, this.clock().toISOString()));
+    return toReservation(
+      await writeTransaction(this.db, () => this.reserveTx(request, this.clock().toISOString())),
+    );
   }
 
   async release(reservationId: string): Promise<Reservation | undefined> {
-    this.db
-      .prepare(
-        "UPDATE stock_reservations SET status = 'released', released_at = ? WHERE reservation_id = ? AND status = 'reserved'",
-      )
-      .run(this.clock().toISOString(), reservationId);
+    const update = this.db.prepare(
+      "UPDATE stock_reservations SET status = 'released', released_at = ? WHERE reservation_id = ? AND status = 'reserved'",
+    );
+    await writeTransaction(this.db, () => update.run(this.clock().toISOString(), reservationId));
     return this.get(reservationId);
   }
 

@@ -1,0 +1,68 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase, SqliteDatabase, writeTransaction } from '../../src/adapters/sqlite/database';
+
+describe('writeTransaction: the SQLite write lock waited for without blocking the thread', () => {
+  let dir: string;
+  let holder: SqliteDatabase;
+  let writer: SqliteDatabase;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'write-lock-'));
+    holder = openDatabase(dir, 'lock.db');
+    holder.exec('CREATE TABLE t (x INTEGER)');
+    writer = openDatabase(dir, 'lock.db');
+  });
+
+  afterEach(() => {
+    if (holder.inTransaction) holder.exec('ROLLBACK');
+    holder.close();
+    writer.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const count = () => (writer.prepare('SELECT COUNT(*) AS n FROM t').get() as { n: number }).n;
+
+  it('lets timers run while another connection holds the lock, then writes once it is released', async () => {
+    holder.exec('BEGIN IMMEDIATE');
+    const insert = writer.prepare('INSERT INTO t VALUES (?)');
+    const written = writeTransaction(writer, () => insert.run(1));
+    // SQLite's own busy wait would hold the thread until the lock is free: these timers could not fire.
+    let ticks = 0;
+    await new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        if (++ticks === 5) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 5);
+    });
+    expect(count()).toBe(0);
+    holder.exec('COMMIT');
+    await written;
+    expect(count()).toBe(1);
+  });
+
+  it('runs transactions started together on one connection one after the other', async () => {
+    holder.exec('BEGIN IMMEDIATE');
+    const insert = writer.prepare('INSERT INTO t VALUES (?)');
+    const all = Promise.all([1, 2, 3].map((x) => writeTransaction(writer, () => insert.run(x))));
+    setTimeout(() => holder.exec('COMMIT'), 20);
+    await all;
+    expect(count()).toBe(3);
+  });
+
+  it('rolls back what the write did when it throws, and rejects with its error', async () => {
+    const insert = writer.prepare('INSERT INTO t VALUES (?)');
+    await expect(
+      writeTransaction(writer, () => {
+        insert.run(1);
+        throw new Error('refused');
+      }),
+    ).rejects.toThrow('refused');
+    expect(count()).toBe(0);
+    expect(writer.inTransaction).toBe(false);
+  });
+});

@@ -37,6 +37,11 @@ export interface DeliveryBacklogOptions {
   maxSeconds: number;
   /** Events per publish request (at most 5,000 and 1 MB per request). */
   publishBatch: number;
+  /**
+   * The webhook subscription's `maxEventsPerBatch` (Event Grid's output batching; default 1, one event per
+   * request, as the ceiling's loop sends them).
+   */
+  maxEventsPerBatch?: number;
   /** Node.js options for the host process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (it is stopped with SIGTERM). */
   hostNodeArgs?: string[];
   progress?: (line: string) => void;
@@ -165,11 +170,13 @@ const server = createServer((req, res) => {
       return;
     }
     const slot = req.url === '/ceiling' ? 1 : 0;
-    const id = JSON.parse(Buffer.concat(chunks).toString()).id;
-    if (seen[slot].has(id)) Atomics.add(counts, 2, 1);
-    else {
-      seen[slot].add(id);
-      Atomics.add(counts, slot, 1);
+    const body = JSON.parse(Buffer.concat(chunks).toString());
+    for (const { id } of Array.isArray(body) ? body : [body]) {
+      if (seen[slot].has(id)) Atomics.add(counts, 2, 1);
+      else {
+        seen[slot].add(id);
+        Atomics.add(counts, slot, 1);
+      }
     }
     res.writeHead(200);
     res.end();
@@ -332,7 +339,13 @@ export async function deliveryBacklog(
     const subscriptions = join(dataDir, 'subscriptions.json');
     writeFileSync(
       subscriptions,
-      JSON.stringify([{ name: 'backlog', endpointUrl: `http://127.0.0.1:${hookPort}/hook` }]),
+      JSON.stringify([
+        {
+          name: 'backlog',
+          endpointUrl: `http://127.0.0.1:${hookPort}/hook`,
+          ...(options.maxEventsPerBatch ? { maxEventsPerBatch: options.maxEventsPerBatch } : {}),
+        },
+      ]),
     );
     const child = spawn(
       process.execPath,

@@ -5,6 +5,10 @@ import { z } from 'zod';
  * A webhook subscription to the local topic, as in `LOCAL_EVENTGRID_SUBSCRIPTIONS`. Names and defaults
  * follow Event Grid event subscriptions: `includedEventTypes` lists CloudEvent `type` values (missing
  * means all), `maxDeliveryAttempts` 1-30 (default 30), `eventTimeToLiveInMinutes` 1-1440 (default 1440).
+ * Output batching (learn.microsoft.com/azure/event-grid/delivery-and-retry#output-batching): up to
+ * `maxEventsPerBatch` events (1-5,000, default 1) per request, as a CloudEvents batch, while the body stays within
+ * `preferredBatchSizeInKilobytes` (1-1,024, default 64; an event larger than that goes alone). A batch is
+ * delivered or fails as a whole, as Event Grid's; the events of a failed batch are retried one by one.
  */
 export const webhookSubscription = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9-]{3,64}$/, 'must be 3-64 letters, digits or hyphens'),
@@ -12,6 +16,8 @@ export const webhookSubscription = z.strictObject({
   includedEventTypes: z.array(z.string().min(1)).min(1).optional(),
   maxDeliveryAttempts: z.number().int().min(1).max(30).default(30),
   eventTimeToLiveInMinutes: z.number().int().min(1).max(1440).default(1440),
+  maxEventsPerBatch: z.number().int().min(1).max(5000).default(1),
+  preferredBatchSizeInKilobytes: z.number().int().min(1).max(1024).default(64),
 });
 export type WebhookSubscription = z.infer<typeof webhookSubscription>;
 

@@ -461,7 +461,7 @@ export class LocalEventGridTopic {
           ) {
             const d = this.nextOf(lane, now);
             if (!d) break;
-            this.begin(lane, d);
+            this.begin(lane, this.batchOf(lane, d));
           }
         }
         this.nextLane = (this.nextLane + 1) % Math.max(1, lanes.length);
@@ -530,30 +530,65 @@ export class LocalEventGridTopic {
     }
   }
 
-  private begin(lane: Lane, d: Delivery): void {
-    const first = d.attempts === 0;
+  /**
+   * `first` and, for a webhook subscription with output batching, the first attempts ready after it, up to its
+   * `maxEventsPerBatch` events and `preferredBatchSizeInKilobytes` (an event over that goes alone). Ready first
+   * attempts have distinct ordering keys, so a batch never holds two events of one order. Retries go one by one.
+   */
+  private batchOf(lane: Lane, first: Delivery): Delivery[] {
+    const target = lane.target;
+    if (first.attempts > 0 || target?.kind !== 'webhook' || target.sub.maxEventsPerBatch === 1)
+      return [first];
+    const maxBytes = target.sub.preferredBatchSizeInKilobytes * 1024;
+    const batch = [first];
+    let bytes = this.eventBytes(first);
+    while (batch.length < target.sub.maxEventsPerBatch && bytes < maxBytes) {
+      if (lane.ready.size === 0 && !lane.caughtUp && lane.waiting < maxWaitingPerSubscription)
+        this.readFirstAttempts(lane);
+      const next = lane.ready.peek();
+      if (!next) break;
+      const size = this.eventBytes(next);
+      if (bytes + 1 + size > maxBytes) break;
+      batch.push(lane.ready.shift()!);
+      bytes += 1 + size;
+    }
+    return batch;
+  }
+
+  /** The bytes of a delivery's event (read now when it was not read with the delivery); 0 when it is gone. */
+  private eventBytes(d: Delivery): number {
+    d.event ??= this.queue.event(d.deliveryId) ?? null;
+    return d.event === null ? 0 : Buffer.byteLength(d.event);
+  }
+
+  private begin(lane: Lane, batch: Delivery[]): void {
+    const key = batch[0].deliveryId;
     lane.inFlight++;
-    if (first) lane.waiting--;
-    else lane.retriesInFlight.add(d.deliveryId);
-    const run = this.attempt(lane, d)
+    for (const d of batch) {
+      if (d.attempts === 0) lane.waiting--;
+      else lane.retriesInFlight.add(d.deliveryId);
+    }
+    const run = (batch.length === 1 ? this.attempt(lane, batch[0]) : this.attemptBatch(lane, batch))
       .catch((err: unknown) => {
         // Not expected (attempt settles every outcome); the delivery stays queued and is tried after a restart.
-        this.logger.error('eventgrid', `delivery ${d.deliveryId} to ${d.subscription} failed`, err);
+        this.logger.error('eventgrid', `delivery ${key} to ${lane.name} failed`, err);
       })
       .finally(() => {
-        this.inFlight.delete(d.deliveryId);
+        this.inFlight.delete(key);
         lane.inFlight--;
-        if (!first) lane.retriesInFlight.delete(d.deliveryId);
-        else if (d.orderingKey !== null) {
-          // Its first attempt is over (delivered, failed or dead-lettered): the next of its key may go.
-          const behind = lane.keys.get(d.orderingKey)!;
-          const next = behind.shift();
-          if (next) lane.ready.push(next);
-          else lane.keys.delete(d.orderingKey);
+        for (const d of batch) {
+          if (d.attempts > 0) lane.retriesInFlight.delete(d.deliveryId);
+          else if (d.orderingKey !== null) {
+            // Its first attempt is over (delivered, failed or dead-lettered): the next of its key may go.
+            const behind = lane.keys.get(d.orderingKey)!;
+            const next = behind.shift();
+            if (next) lane.ready.push(next);
+            else lane.keys.delete(d.orderingKey);
+          }
         }
         this.pumpSoon();
       });
-    this.inFlight.set(d.deliveryId, run);
+    this.inFlight.set(key, run);
   }
 
   /**
@@ -596,23 +631,7 @@ export class LocalEventGridTopic {
 
   private async attempt(lane: Lane, d: Delivery): Promise<void> {
     const target = lane.target;
-    const attempts = d.attempts + 1;
-    const settle = (
-      change: Settlement,
-      outcome: DeliveryAttempt['outcome'],
-      result: { status?: number; error?: string },
-    ) =>
-      this.settle(change, {
-        subscription: d.subscription,
-        eventId: d.eventId,
-        type: d.eventType,
-        subject: d.orderingKey,
-        attempt: attempts,
-        outcome,
-        ...(result.status !== undefined ? { status: result.status } : {}),
-        ...(result.error !== undefined ? { error: result.error } : {}),
-        at: Date.now(),
-      });
+    const settle = this.settlerOf(d);
     const done: Settlement = { kind: 'done', deliveryId: d.deliveryId, subscription: d.subscription };
     if (!target) {
       this.logger.warn(
@@ -629,10 +648,58 @@ export class LocalEventGridTopic {
       outcome =
         target.kind === 'function'
           ? await this.toFunction(target.fn, event)
-          : await this.toWebhook(target, event, attempts);
+          : await this.toWebhook(target, event, d.attempts + 1, false);
     } catch (err) {
       outcome = { ok: false, error: err instanceof Error ? err.message : String(err) };
     }
+    await this.conclude(lane, target, d, event, outcome);
+  }
+
+  /** First attempts of several events to one webhook in one request: the outcome is every event's. */
+  private async attemptBatch(lane: Lane, batch: Delivery[]): Promise<void> {
+    const target = lane.target as WebhookTarget;
+    const live = batch.filter((d) => d.event !== null);
+    if (!live.length) return; // settled already: nothing to deliver
+    let outcome: Outcome;
+    try {
+      outcome = await this.toWebhook(target, `[${live.map((d) => d.event).join(',')}]`, 1, true);
+    } catch (err) {
+      outcome = { ok: false, error: err instanceof Error ? err.message : String(err) };
+    }
+    for (const d of live) await this.conclude(lane, target, d, d.event!, outcome);
+  }
+
+  /** Records the outcome of `d`'s attempt (see {@link settle}), with its delivery log row. */
+  private settlerOf(d: Delivery) {
+    return (
+      change: Settlement,
+      outcome: DeliveryAttempt['outcome'],
+      result: { status?: number; error?: string },
+    ) =>
+      this.settle(change, {
+        subscription: d.subscription,
+        eventId: d.eventId,
+        type: d.eventType,
+        subject: d.orderingKey,
+        attempt: d.attempts + 1,
+        outcome,
+        ...(result.status !== undefined ? { status: result.status } : {}),
+        ...(result.error !== undefined ? { error: result.error } : {}),
+        at: Date.now(),
+      });
+  }
+
+  /** Settles one delivery's attempt by its outcome: delivered, retried later, or dead-lettered. */
+  private async conclude(
+    lane: Lane,
+    target: Target,
+    d: Delivery,
+    event: string,
+    outcome: Outcome,
+  ): Promise<void> {
+    const attempts = d.attempts + 1;
+    const settle = this.settlerOf(d);
+    const done: Settlement = { kind: 'done', deliveryId: d.deliveryId, subscription: d.subscription };
     const count = (result: 'delivered' | 'retry' | 'dead-lettered', status?: number) =>
       instrument(metricDefinitions.localDeliveries).add(1, {
         [attributeNames.messagingSubscription]: d.subscription,
@@ -724,7 +791,13 @@ export class LocalEventGridTopic {
     return running;
   }
 
-  private async toWebhook(target: WebhookTarget, event: string, attempts: number): Promise<Outcome> {
+  /** `body` is one CloudEvent, or with `batch` a JSON array of them (`application/cloudevents-batch+json`). */
+  private async toWebhook(
+    target: WebhookTarget,
+    body: string,
+    attempts: number,
+    batch: boolean,
+  ): Promise<Outcome> {
     if (!this.validated.has(target.name)) {
       const refused = await this.handshake(target);
       if (refused) return { ok: false, error: refused };
@@ -733,12 +806,14 @@ export class LocalEventGridTopic {
       target,
       'POST',
       {
-        'content-type': 'application/cloudevents+json; charset=utf-8',
+        'content-type': batch
+          ? 'application/cloudevents-batch+json; charset=utf-8'
+          : 'application/cloudevents+json; charset=utf-8',
         'aeg-subscription-name': target.headerName,
         'aeg-delivery-count': String(attempts - 1),
         'webhook-request-origin': origin,
       },
-      event,
+      body,
     );
     if (status >= 200 && status <= 204) return { ok: true, status };
     return { ok: false, status, error: `subscriber answered ${status}` };
@@ -808,6 +883,11 @@ class Fifo<T> {
 
   push(item: T): void {
     this.items.push(item);
+  }
+
+  /** The front item, left in place. */
+  peek(): T | undefined {
+    return this.head < this.items.length ? this.items[this.head] : undefined;
   }
 
   shift(): T | undefined {

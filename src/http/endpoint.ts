@@ -339,11 +339,11 @@ export function endpoint<P extends z.ZodType, Q extends z.ZodType, B extends z.Z
 
     // A customer reaches only their own orders; another's answers as one that does not exist, so ids of
     // other customers' orders cannot be probed. The customerId of an order is set by its first event and
-    // never changes, so that one event is all this check reads.
+    // never changes; the head's folded state carries it (one read whatever the order's history).
     const orderId = (params as { orderId?: unknown } | undefined)?.orderId;
     if (access.kind === 'customer' && typeof orderId === 'string') {
       try {
-        const { state } = await services.orders.load(orderId, { toVersion: 1 });
+        const { state } = await services.orders.read(orderId);
         if (!state.exists || state.customerId !== access.customerId)
           return errorToProblem(new DomainError('not-found', 'order does not exist'), context);
       } catch (err) {

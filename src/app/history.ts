@@ -1,8 +1,8 @@
-import { decide, DomainError, evolve, initialState, OrderCommand } from '../domain/decider';
+import { decide, DomainError, evolve, fold, initialState, OrderCommand } from '../domain/decider';
 import { OrderEvent } from '../domain/events';
 import { OrderLine } from '../domain/state';
 import { EventMetadata, RecordedEvent } from '../ports/eventStore';
-import { OrderService, toDomainEvent } from './orderService';
+import { DecidedCommit, OrderService, toDomainEvent } from './orderService';
 
 /**
  * Imported history, whatever its source (the Olist and Online Retail imports in src/import, the bulk import
@@ -123,6 +123,9 @@ export interface ReplayResult {
   refused: string[];
 }
 
+const refusedMessage = (orderId: string, command: OrderCommand, err: DomainError) =>
+  `order ${orderId}: ${command.type} refused (${err.kind}): ${err.message}`;
+
 /**
  * Replays `commands` on order `orderId` idempotently: for a stream that exists, the commands are run through
  * the decider in memory and compared with the stored events (`recordedPrefix`); only those after the stored
@@ -156,11 +159,122 @@ export async function replayHistory(
       result.eventsAppended += handled.appended.length;
     } catch (err) {
       if (!(err instanceof DomainError)) throw err;
-      result.refused.push(`order ${orderId}: ${command.type} refused (${err.kind}): ${err.message}`);
+      result.refused.push(refusedMessage(orderId, command, err));
     }
     result.commandsSent++;
   }
   return result;
+}
+
+/** One order's history for `replayHistories`: its commands and the metadata their events carry. */
+export interface HistoryToReplay {
+  orderId: string;
+  commands: OrderCommand[];
+  metadata: EventMetadata;
+}
+
+/**
+ * `replayHistory` for many orders with one group commit (`OrderService.appendDecided`, one transaction on
+ * SQLite) instead of one transaction per command. Each order is read (its head, and `load` when it exists) and
+ * compared with its plan as `replayHistory` does (`alreadyPresent`, `differs`, or the commands after the stored
+ * prefix); those commands
+ * are decided in memory from the stored state, each command's events one commit with its own metadata, and a
+ * command the decider refuses is reported and records nothing, as `handle` would. An order whose commit is
+ * refused for its version (another writer got there meanwhile) is replayed again alone through `replayHistory`
+ * (which re-reads it and goes through `handle` with its conflict retries), so the results are those of
+ * replaying every order one after the other.
+ * @returns one result per entry of `histories`, in order
+ * @throws what `OrderService.appendDecided` and `replayHistory` throw (nothing is refused silently)
+ */
+export async function replayHistories(
+  orders: Pick<OrderService, 'current' | 'load' | 'handle' | 'appendDecided'>,
+  histories: HistoryToReplay[],
+): Promise<ReplayResult[]> {
+  const results: ReplayResult[] = [];
+  const commits: DecidedCommit[] = [];
+  /** Per commit: which history, and the index of the command that produced it. */
+  const origin: { h: number; command: number }[] = [];
+  /** Per history: the refusals of the decider, with the index of the refused command. */
+  const refusals: { command: number; message: string }[][] = [];
+  /** Per history: the index of its first command not yet recorded. */
+  const starts: number[] = [];
+  for (const [h, { orderId, commands, metadata }] of histories.entries()) {
+    // A new order (the common case of a first import) costs one head read; only a stored one is read whole.
+    const head = await orders.current(orderId);
+    const loaded =
+      head.version === 0 ? { state: head.state, version: 0, events: [] } : await orders.load(orderId);
+    const result: ReplayResult = {
+      outcome: 'imported',
+      storedVersion: loaded.version,
+      commandsSent: 0,
+      eventsAppended: 0,
+      refused: [],
+    };
+    results.push(result);
+    refusals.push([]);
+    starts.push(commands.length);
+    let from = 0;
+    if (loaded.version > 0) {
+      const recorded = recordedPrefix(commands, loaded.events);
+      if (recorded === undefined) {
+        result.outcome = 'differs';
+        continue;
+      }
+      if (recorded === commands.length) {
+        result.outcome = 'alreadyPresent';
+        continue;
+      }
+      from = recorded;
+    }
+    starts[h] = from;
+    let state = loaded.state;
+    let version = loaded.version;
+    for (let k = from; k < commands.length; k++) {
+      let events;
+      try {
+        events = decide(commands[k], state);
+      } catch (err) {
+        if (!(err instanceof DomainError)) throw err;
+        refusals[h].push({ command: k, message: refusedMessage(orderId, commands[k], err) });
+        continue;
+      }
+      if (events.length === 0) continue;
+      state = fold(events, state);
+      commits.push({ orderId, expectedVersion: version, events, state, metadata });
+      origin.push({ h, command: k });
+      version += events.length;
+    }
+  }
+
+  const outcomes = commits.length ? await orders.appendDecided(commits) : [];
+  /** Per history whose commit was refused for its version: the index of its first command not written. */
+  const conflicted = new Map<number, number>();
+  outcomes.forEach((outcome, c) => {
+    // An order's commits come back in order, and once one is refused so are the rest: the first refused one
+    // marks where the order stops.
+    const { h, command } = origin[c];
+    if (outcome.ok) results[h].eventsAppended += commits[c].events.length;
+    else if (!conflicted.has(h)) conflicted.set(h, command);
+  });
+  for (const [h, { orderId, commands, metadata }] of histories.entries()) {
+    const result = results[h];
+    if (result.outcome !== 'imported') continue;
+    const stop = conflicted.get(h) ?? commands.length;
+    result.commandsSent = stop - starts[h];
+    result.refused = refusals[h].filter((r) => r.command < stop).map((r) => r.message);
+    if (!conflicted.has(h)) continue;
+    const again = await replayHistory(orders, orderId, commands, metadata);
+    if (result.eventsAppended === 0) {
+      // Nothing of it was written here (the same order twice in a batch, another writer first): as if alone.
+      results[h] = again;
+      continue;
+    }
+    result.commandsSent += again.commandsSent;
+    result.eventsAppended += again.eventsAppended;
+    result.refused.push(...again.refused);
+    if (again.outcome === 'differs') result.outcome = 'differs';
+  }
+  return results;
 }
 
 /**

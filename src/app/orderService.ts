@@ -5,6 +5,7 @@ import { upcast } from '../domain/upcasters';
 import { jsonBytes, maxPublishableEventBytes } from '../ports/cloudEvents';
 import {
   commitId,
+  CommitOutcome,
   EventMetadata,
   EventStore,
   ReadStreamOptions,
@@ -45,6 +46,20 @@ export interface CurrentOrder {
 export interface HandleOptions {
   /** The version the caller last saw (from `If-Match`); a mismatch throws WrongExpectedVersionError. */
   expectedVersion?: number;
+  metadata?: EventMetadata;
+}
+
+/**
+ * A commit the caller decided in memory (the import's history, `replayHistories` in src/app/history.ts): the
+ * events `decide` produced for one command on the order at `expectedVersion`, and the state they lead to.
+ */
+export interface DecidedCommit {
+  orderId: string;
+  expectedVersion: number;
+  /** At least one. */
+  events: OrderEvent[];
+  /** The order's state after `events` (`fold(events, state before)`): kept as the head's snapshot. */
+  state: OrderState;
   metadata?: EventMetadata;
 }
 
@@ -206,6 +221,26 @@ export class OrderService {
   }
 
   /**
+   * An order's current state for a read (`GET /api/orders/{orderId}` without `asOf`): the head's snapshot
+   * when it is current and of this code's {@link snapshotSchema}, at the cost of one head read whatever the
+   * stream's length; otherwise the fold of the events (`load`), as `current` does. Unlike `current`, a read
+   * never writes: the snapshot is rebuilt by the order's next command.
+   * @throws UnknownEventError for events written by a newer version of the code
+   */
+  async read(orderId: string): Promise<CurrentOrder> {
+    const head = await this.store.readHead(orderId);
+    if (!head) return { state: fold([]), version: 0, source: 'events' };
+    const kept =
+      head.snapshot?.schema === snapshotSchema && head.snapshot.version === head.version
+        ? asOrderSnapshot(head.snapshot.state)
+        : undefined;
+    if (kept)
+      return { state: kept.state, version: head.version, updatedAt: kept.updatedAt, source: 'snapshot' };
+    const { state, version, updatedAt } = await this.load(orderId);
+    return { state, version, updatedAt, source: 'events' };
+  }
+
+  /**
    * An order's current state and version at the cost of one head read, whatever the length of its stream:
    * the snapshot the head keeps, when it is at the head's version and of this code's {@link snapshotSchema}.
    * Otherwise (no snapshot kept, one folded by other code, or none that fitted the store's item limit) the
@@ -322,6 +357,61 @@ export class OrderService {
           attempt < maxConflictRetries;
         if (!retry) throw err;
       }
+    }
+  }
+
+  /**
+   * Group commit of commits decided in memory: each is checked as `handle` checks a command's events (schema,
+   * publishable size) and appended with the state after it as the head's snapshot, all in one
+   * `EventStore.appendCommits` (one transaction on SQLite). One `append events` span for the batch, whose
+   * `traceparent` every commit's events carry (with telemetry off, `metadata` as given), and one
+   * `db.client.operation.duration` record; `orders.command.duration` is not recorded (no command was handled
+   * here). No retry: a commit refused for its version comes back as such, with the later commits of its order.
+   * @returns one outcome per commit, in order (see `EventStore.appendCommits`)
+   * @throws InvalidEventError when an event would break its schema (a bug; nothing is written)
+   * @throws EventTooLargeError when an event's CloudEvent could never be published (nothing is written)
+   * @throws RangeError for an empty batch or a commit without events
+   */
+  async appendDecided(commits: DecidedCommit[]): Promise<CommitOutcome[]> {
+    const db = {
+      [attributeNames.dbSystem]: this.telemetry.dbSystem,
+      [attributeNames.dbOperation]: 'append',
+      [attributeNames.dbCollection]: 'events',
+    };
+    const span = tracer().startSpan('append events', {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        ...db,
+        [attributeNames.eventCount]: commits.reduce((n, c) => n + c.events.length, 0),
+      },
+    });
+    const started = performance.now();
+    let errorType: string | undefined;
+    try {
+      const batch = commits.map((c) => {
+        assertValidEvents(c.events);
+        const records = c.events.map((e) => toRecord(e, withTraceContext(c.metadata, span)));
+        assertPublishable(c.orderId, c.expectedVersion, records, this.cloudEvents);
+        const updatedAt = c.events[c.events.length - 1].occurredAt;
+        const snapshot: OrderSnapshot = { state: c.state, updatedAt };
+        return {
+          orderId: c.orderId,
+          expectedVersion: c.expectedVersion,
+          events: records,
+          options: { snapshot: { schema: snapshotSchema, state: snapshot } },
+        };
+      });
+      return await context.with(trace.setSpan(context.active(), span), () => this.store.appendCommits(batch));
+    } catch (err) {
+      errorType = errorTypeOf(err);
+      failed(span, err);
+      throw err;
+    } finally {
+      span.end();
+      instrument(metricDefinitions.appendDuration).record(
+        (performance.now() - started) / 1000,
+        errorType ? { ...db, [attributeNames.errorType]: errorType } : db,
+      );
     }
   }
 

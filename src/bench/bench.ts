@@ -6,6 +6,7 @@ import { createServices, Services } from '../composition/services';
 import { readSettings } from '../config/settings';
 import { OrderEvent } from '../domain/events';
 import { importOlist } from '../import/olist';
+import { defaultBatchCommands } from '../import/importRun';
 import { eventGridEndToEnd } from './eventGridBench';
 import { telemetryCost } from './telemetryBench';
 import { lakeWriters } from './lakeBench';
@@ -15,6 +16,7 @@ import { httpPeers } from './httpPeersBench';
 import { storeAppend } from './storeAppendBench';
 import { healthDuringImport } from './healthDuringImportBench';
 import { oneOrderContention } from './contentionBench';
+import { loadAverage } from './benchKit';
 
 /**
  * `npm run bench`: measures the embedded (SQLite) store and the Olist import on a fresh temporary
@@ -45,6 +47,70 @@ interface Benchmark {
 
 /** The repository root: this file runs from dist/src/bench. */
 const repoRoot = resolve(__dirname, '../../..');
+
+/**
+ * The delivery-backlog rows: 90k events queued for one webhook, drained by the local topic, beside the ceiling
+ * (src/bench/deliveryBench.ts); with `maxEventsPerBatch`, the webhook subscription batches its deliveries.
+ */
+async function deliveryBacklogRows(maxEventsPerBatch?: number): Promise<Measurement[]> {
+  const label = maxEventsPerBatch ? ` (maxEventsPerBatch ${maxEventsPerBatch})` : '';
+  const f = await deliveryBacklog(repoRoot, {
+    ...defaultDeliveryBacklogOptions,
+    ...(maxEventsPerBatch ? { maxEventsPerBatch } : {}),
+    progress: (line) => console.error(line),
+  });
+  const drain = {
+    events: f.events,
+    published: f.published,
+    delivered: f.delivered,
+    seconds: f.seconds,
+    perTenth: f.perTenth,
+    functionsDoneAfterSeconds: f.functionsDoneAfterSeconds,
+    afterFunctionsPerSecond: f.afterFunctionsPerSecond,
+    publishSeconds: f.publishSeconds,
+    duplicates: f.duplicates,
+    hostCpuPercent: f.hostCpuPercent,
+  };
+  return [
+    {
+      name: `backlog of 90k events delivered to one webhook by the local topic${label}`,
+      unit: 'events/s',
+      value: f.deliveredPerSecond,
+      details: drain,
+    },
+    {
+      name: `the same webhook fed by a loop of POSTs, 4 in flight (ceiling)${label}`,
+      unit: 'events/s',
+      value: f.ceiling.perSecond,
+      details: { ...f.ceiling },
+    },
+    {
+      name: `backlog delivery / ceiling${label}`,
+      unit: 'ratio',
+      value: f.ratioToCeiling,
+      details: { goalEventsPerSecond: 5_000 },
+    },
+    {
+      name: `/api/health during the drain, p50${label}`,
+      unit: 'ms',
+      value: f.healthDuringDrain.p50Ms,
+      details: { ...f.healthDuringDrain, idleHost: f.healthIdle },
+    },
+    {
+      name: `/api/health during the drain, p99${label}`,
+      unit: 'ms',
+      value: f.healthDuringDrain.p99Ms,
+      details: { ...f.healthDuringDrain, idleHost: f.healthIdle, goalP99Ms: 100 },
+    },
+    {
+      name: `/api/health on the idle host, p99${label}`,
+      unit: 'ms',
+      value: f.healthIdle.p99Ms,
+      details: { ...f.healthIdle },
+    },
+  ];
+}
+
 const olistDir = resolve(process.env.OLIST_DIR ?? join(repoRoot, '../shared/data/olist'));
 
 const at = '2026-01-02T10:00:00.000Z';
@@ -137,65 +203,8 @@ const benchmarks: Benchmark[] = [
     },
   },
   { name: 'event-lake', run: (s) => lakeWriters(s) },
-  {
-    name: 'delivery-backlog',
-    run: async () => {
-      const f = await deliveryBacklog(repoRoot, {
-        ...defaultDeliveryBacklogOptions,
-        progress: (line) => console.error(line),
-      });
-      const drain = {
-        events: f.events,
-        published: f.published,
-        delivered: f.delivered,
-        seconds: f.seconds,
-        perTenth: f.perTenth,
-        functionsDoneAfterSeconds: f.functionsDoneAfterSeconds,
-        afterFunctionsPerSecond: f.afterFunctionsPerSecond,
-        publishSeconds: f.publishSeconds,
-        duplicates: f.duplicates,
-        hostCpuPercent: f.hostCpuPercent,
-      };
-      return [
-        {
-          name: 'backlog of 90k events delivered to one webhook by the local topic',
-          unit: 'events/s',
-          value: f.deliveredPerSecond,
-          details: drain,
-        },
-        {
-          name: 'the same webhook fed by a loop of POSTs, 4 in flight (ceiling)',
-          unit: 'events/s',
-          value: f.ceiling.perSecond,
-          details: { ...f.ceiling },
-        },
-        {
-          name: 'backlog delivery / ceiling',
-          unit: 'ratio',
-          value: f.ratioToCeiling,
-          details: { goalEventsPerSecond: 5_000 },
-        },
-        {
-          name: '/api/health during the drain, p50',
-          unit: 'ms',
-          value: f.healthDuringDrain.p50Ms,
-          details: { ...f.healthDuringDrain, idleHost: f.healthIdle },
-        },
-        {
-          name: '/api/health during the drain, p99',
-          unit: 'ms',
-          value: f.healthDuringDrain.p99Ms,
-          details: { ...f.healthDuringDrain, idleHost: f.healthIdle, goalP99Ms: 100 },
-        },
-        {
-          name: '/api/health on the idle host, p99',
-          unit: 'ms',
-          value: f.healthIdle.p99Ms,
-          details: { ...f.healthIdle },
-        },
-      ];
-    },
-  },
+  { name: 'delivery-backlog', run: () => deliveryBacklogRows() },
+  { name: 'delivery-backlog-batched', run: () => deliveryBacklogRows(100) },
   {
     name: 'telemetry-on-off',
     run: async () => {
@@ -247,12 +256,17 @@ const benchmarks: Benchmark[] = [
     run: async (services) => {
       const absent = noOlistData();
       if (absent) return absent;
+      const loadAtStart = loadAverage();
+      const cpuBefore = process.cpuUsage();
       const first = await importOlist(olistDir, services);
+      // CPU time as well as wall time: on a shared machine the wall time moves with the others' load.
+      const cpu = process.cpuUsage(cpuBefore);
       const second = await importOlist(olistDir, services);
       const total = first.elapsedSeconds + (first.readModel?.elapsedSeconds ?? 0);
+      const load = { atStart: loadAtStart, atEnd: loadAverage() };
       return [
         {
-          name: 'olist import (OrderService.handle, one command per commit)',
+          name: 'olist import (group commits, one commit per command)',
           unit: 'events/s',
           value: Math.round(first.eventsPerSecond),
           details: {
@@ -260,7 +274,8 @@ const benchmarks: Benchmark[] = [
             commands: first.commandsSent,
             events: first.eventsAppended,
             seconds: round(first.elapsedSeconds),
-            concurrency: first.concurrency,
+            groupCommits: first.groupCommits,
+            batchCommands: defaultBatchCommands,
           },
         },
         {
@@ -273,7 +288,11 @@ const benchmarks: Benchmark[] = [
           name: 'olist import, total including read model',
           unit: 's',
           value: round(total),
-          details: { eventsPerSecond: Math.round(first.eventsAppended / total) },
+          details: {
+            eventsPerSecond: Math.round(first.eventsAppended / total),
+            cpuSeconds: round((cpu.user + cpu.system) / 1e6),
+            loadAverage: load,
+          },
         },
         {
           name: 'olist import, second run (nothing to append)',
@@ -288,20 +307,42 @@ const benchmarks: Benchmark[] = [
     },
   },
   {
-    // The import runs one order at a time; this shows why (the SQLite driver is synchronous).
-    name: 'olist-import-concurrent',
-    run: async (services) => {
+    // How the batch size was chosen: the append phase (no read model) at several commands per transaction,
+    // each on a fresh store, the sizes in a rotated order per round so that a busy machine moves them alike.
+    name: 'olist-batch-size',
+    run: async () => {
       const absent = noOlistData();
-      if (absent) return { ...absent, name: 'olist import, 8 orders in flight' };
-      const r = await importOlist(olistDir, services, { concurrency: 8, catchUp: false });
-      return [
-        {
-          name: 'olist import, 8 orders in flight (not the default)',
-          unit: 'events/s',
-          value: Math.round(r.eventsPerSecond),
-          details: { events: r.eventsAppended, seconds: round(r.elapsedSeconds), concurrency: r.concurrency },
-        },
-      ];
+      if (absent) return { ...absent, name: 'olist import by batch size' };
+      const sizes = [1, 100, defaultBatchCommands, 5000];
+      const seconds = new Map<number, number[]>(sizes.map((n) => [n, []]));
+      const rounds = 2;
+      let events = 0;
+      for (let r = 0; r < rounds; r++) {
+        for (let k = 0; k < sizes.length; k++) {
+          const size = sizes[(k + r) % sizes.length];
+          const dir = mkdtempSync(join(tmpdir(), 'bench-olist-batch-'));
+          const services = createServices(readSettings({ DATA_DIR: dir, EVENT_STORE: 'sqlite', PORT: '0' }));
+          try {
+            const s = await importOlist(olistDir, services, { batchCommands: size, catchUp: false });
+            seconds.get(size)!.push(s.elapsedSeconds);
+            events = s.eventsAppended;
+            progress(`  batch ${size} commands: ${round(s.elapsedSeconds)} s`);
+          } finally {
+            await services.close();
+            rmSync(dir, { recursive: true, force: true });
+          }
+        }
+      }
+      return sizes.map((size) => {
+        const runs = seconds.get(size)!;
+        const median = [...runs].sort((a, b) => a - b)[Math.floor((runs.length - 1) / 2)];
+        return {
+          name: `olist import, ${size} command(s) per transaction, without the read model`,
+          unit: 's',
+          value: round(median),
+          details: { batchCommands: size, runs: runs.map(round), events },
+        };
+      });
     },
   },
 ];

@@ -1,6 +1,7 @@
 import { toRecord } from '../app/orderService';
 import type { Services } from '../composition/services';
 import { OrderEvent } from '../domain/events';
+import { toOrderView } from '../domain/orderView';
 import { StoredEventRecord } from '../ports/eventStore';
 
 /** A figure, in the shape of `Measurement` in ./bench.ts. */
@@ -59,6 +60,20 @@ const addItem = (services: Services, orderId: string) =>
   );
 type OrderLineData = Extract<OrderEvent, { type: 'ProductAddedToOrder' }>['data'];
 
+/**
+ * What `GET /api/orders/{orderId}` does once the caller is let in (src/handlers/orders.ts): the state read
+ * from the head (`fold` false, as now) or folded from the whole stream (`fold` true, as before the read used
+ * the head, and as `?asOf=` still does), and the order's view built from it (`orderResponse`, without its
+ * two headers: src/bench does not import src/http).
+ */
+async function getOrder(services: Services, orderId: string, fold: boolean) {
+  const loaded = fold ? await services.orders.load(orderId) : await services.orders.read(orderId);
+  if (!loaded.state.exists || loaded.updatedAt === undefined) {
+    throw new Error(`bench order ${orderId} does not exist`);
+  }
+  return toOrderView(orderId, loaded.state, loaded.version, loaded.updatedAt);
+}
+
 const median = (xs: number[]) => quantile(xs, 0.5);
 /** The q-quantile by linear interpolation between the closest ranks. */
 function quantile(xs: number[], q: number): number {
@@ -77,7 +92,10 @@ const label = (n: number) => n.toLocaleString('en-US');
  * written with `size - 1` events, each gets one command that is not measured (so its head is what a live
  * order's head is, whatever the command handling keeps there), then one timed add-item each. The figure of a
  * size is the median of its timed commands over all rounds (the mean and p90 are in the details); the ratios
- * are against the smallest size, measured alternately in the same run.
+ * are against the smallest size, measured alternately in the same run. Each order is also read as
+ * `GET /api/orders/{orderId}` reads it: timed from the head at `size` events, before the timed commands, and
+ * by folding its stream (the read before ADR-0015's snapshot was used for it) after them, at `size` + 1
+ * events: the GET figures ({@link getOrderFigures}).
  */
 export async function commandCost(
   services: Services,
@@ -87,6 +105,8 @@ export async function commandCost(
   const { sizes, rounds, ordersPerRound } = options;
   const samples = new Map<number, number[]>(sizes.map((s) => [s, []]));
   const roundMedians = new Map<number, number[]>(sizes.map((s) => [s, []]));
+  const reads = new Map<number, number[]>(sizes.map((s) => [s, []]));
+  const folds = new Map<number, number[]>(sizes.map((s) => [s, []]));
   let seq = 0;
   for (let r = 0; r < rounds; r++) {
     const order = sizes.map((_, k) => sizes[(k + r) % sizes.length]);
@@ -96,6 +116,12 @@ export async function commandCost(
         await prefill(services, id, size - 1);
         await addItem(services, id); // not measured: the order now has `size` events
       }
+      // A timed GET of each order at `size` events, from the head.
+      for (const id of ids) {
+        const started = performance.now();
+        await getOrder(services, id, false);
+        reads.get(size)!.push(performance.now() - started);
+      }
       const times: number[] = [];
       for (const id of ids) {
         const started = performance.now();
@@ -104,10 +130,21 @@ export async function commandCost(
       }
       samples.get(size)!.push(...times);
       roundMedians.get(size)!.push(median(times));
+      // Last, the same GET by folding the stream, as before (its garbage and the pages it reads would weigh on
+      // the figures timed after it): the order now has one event more than `size`.
+      for (const id of ids) {
+        const started = performance.now();
+        await getOrder(services, id, true);
+        folds.get(size)!.push(performance.now() - started);
+      }
     }
     progress(
       `  command cost, round ${r + 1}/${rounds} (median ms): ` +
-        sizes.map((s) => `${label(s)} events ${round2(roundMedians.get(s)!.at(-1)!)}`).join(', '),
+        sizes.map((s) => `${label(s)} events ${round2(roundMedians.get(s)!.at(-1)!)}`).join(', ') +
+        '; GET order: ' +
+        sizes
+          .map((s) => `${label(s)} events ${round2(median(reads.get(s)!.slice(-ordersPerRound)))}`)
+          .join(', '),
     );
   }
   const ms = new Map(sizes.map((s) => [s, median(samples.get(s)!)]));
@@ -139,6 +176,57 @@ export async function commandCost(
     unit: '×',
     value: round2(ratio),
     details: { ...shared, ratios, goal: 1.5, withinGoal: ratio <= 1.5 },
+  });
+  figures.push(...getOrderFigures(sizes, reads, folds, { rounds, ordersPerRound }));
+  return figures;
+}
+
+/**
+ * The figures of `GET /api/orders/{orderId}` without `asOf` (the state from the head, `OrderService.read`, and
+ * the view built), per size, with the same read by folding the whole stream (`OrderService.load`, the read
+ * before it used the head) on the same orders in the same rounds; and the ratio of the largest size to the
+ * smallest.
+ */
+function getOrderFigures(
+  sizes: number[],
+  reads: Map<number, number[]>,
+  folds: Map<number, number[]>,
+  shared: { rounds: number; ordersPerRound: number },
+): Figure[] {
+  const ms = new Map(sizes.map((s) => [s, median(reads.get(s)!)]));
+  const figures: Figure[] = sizes.map((size) => {
+    const xs = reads.get(size)!;
+    const fs = folds.get(size)!;
+    return {
+      name: `GET order at ${label(size)} events (state from the head, OrderService.read, SQLite)`,
+      unit: 'ms',
+      value: round3(ms.get(size)!),
+      details: {
+        ...shared,
+        events: size,
+        reads: xs.length,
+        meanMs: round3(xs.reduce((a, b) => a + b, 0) / xs.length),
+        p90Ms: round3(quantile(xs, 0.9)),
+        foldEvents: size + 1,
+        foldMedianMs: round3(median(fs)),
+        foldP90Ms: round3(quantile(fs, 0.9)),
+        foldOverHead: round2(median(fs) / ms.get(size)!),
+      },
+    };
+  });
+  const base = sizes[0];
+  const largest = sizes[sizes.length - 1];
+  figures.push({
+    name: `GET order cost ratio, ${label(largest)} / ${label(base)} events`,
+    unit: '×',
+    value: round2(ms.get(largest)! / ms.get(base)!),
+    details: {
+      ...shared,
+      ratios: Object.fromEntries(
+        sizes.slice(1).map((s) => [`${s}/${base}`, round2(ms.get(s)! / ms.get(base)!)]),
+      ),
+      foldRatio: round2(median(folds.get(largest)!) / median(folds.get(base)!)),
+    },
   });
   return figures;
 }

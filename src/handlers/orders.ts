@@ -41,8 +41,15 @@ export const createOrder = endpoint(createOrderRoute, async ({ services, body, m
   return orderResponse(result.appended.length ? 201 : 200, orderId, result);
 });
 
+/**
+ * The order's current state is read from its head (the snapshot of ADR-0015: one read, whatever the length of
+ * its history); `asOf` folds its events up to that time.
+ */
 export const getOrder = endpoint(getOrderRoute, async ({ services, params, query }) => {
-  const loaded = await services.orders.load(params.orderId, { asOf: query.asOf });
+  const loaded =
+    query.asOf !== undefined
+      ? await services.orders.load(params.orderId, { asOf: query.asOf })
+      : await services.orders.read(params.orderId);
   if (!loaded.state.exists) {
     throw new DomainError(
       'not-found',

@@ -2,15 +2,15 @@ import { parse } from 'csv-parse';
 import { createReadStream, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { catchUpReadModel, CatchUpResult } from '../app/catchUp';
-import { replayHistory } from '../app/history';
+import { replayHistories, ReplayResult } from '../app/history';
 import { Services } from '../composition/services';
 import { OrderCommand } from '../domain/decider';
 
 export { recordedPrefix } from '../app/history';
 
 /**
- * What every import of a source (Olist, UCI Online Retail) shares: reading CSV files, sending each order's
- * planned commands through OrderService as history (skipping what the store already records), progress,
+ * What every import of a source (Olist, UCI Online Retail) shares: reading CSV files, writing each order's
+ * planned commands as history in group commits (skipping what the store already records), progress,
  * the summary and the read-model catch-up. A source only reads its files and plans its orders.
  */
 
@@ -29,21 +29,30 @@ export interface ImportOptions {
   /** Progress is reported after every this many orders (default 1000). */
   progressEvery?: number;
   /**
-   * Orders in flight at once (default 1). Measured on the embedded SQLite store, whose driver is
-   * synchronous: 8 in flight was slightly slower than 1 (about 5,400 against 5,550 events/s on 2 cores;
-   * `npm run bench` measures both), and one at a time keeps an order's commits together in the feed.
+   * Commands per group commit (default {@link defaultBatchCommands}): orders are taken whole until their
+   * planned commands reach this, decided in memory, and their commits written in one transaction
+   * (`replayHistories`). Larger batches amortize the transaction, smaller ones hold SQLite's write lock for
+   * less time (a host beside the import waits that long at most for its own writes).
    */
-  concurrency?: number;
-  /** Fill the read model from the change feed after appending (default true). */
+  batchCommands?: number;
+  /**
+   * Fill the read model from the change feed after appending (default true); with `pauseMs`, in pages of
+   * `batchCommands` commits with that pause between them.
+   */
   catchUp?: boolean;
   /**
-   * Milliseconds to pause after each order (default 0). SQLite has one writer at a time and the driver
-   * waits for the lock synchronously, so a host sharing the database stalls while the import writes
-   * without a break; 1 ms per order kept a running host's answers under a second (36 s without),
-   * at about half the import speed.
+   * Milliseconds to pause after each group commit (default 0), so that a host sharing the database gets the
+   * write lock between them: SQLite has one writer at a time, and a writer kept waiting retries only after
+   * its busy handler's sleeps (1, 2, 5, 10, 15, 20, 25 ms, ...), so a pause shorter than those is missed.
    */
   pauseMs?: number;
 }
+
+/**
+ * Measured on the Olist sample (`npm run bench -- olist-import`, docs/performance.md): 1,000 commands (about
+ * 170 orders) per transaction is as fast as larger batches, holding the lock for about 10 ms.
+ */
+export const defaultBatchCommands = 1000;
 
 /** Anomalies the writing itself reports, whatever the source. */
 export type WriteAnomaly = 'streamDiffers' | 'refusedCommands';
@@ -60,7 +69,8 @@ export interface ImportTotals<K extends string> {
   /** Time to read the files and append, in seconds (without the read-model catch-up). */
   elapsedSeconds: number;
   eventsPerSecond: number;
-  concurrency: number;
+  /** Group commits (transactions on SQLite) the import wrote. */
+  groupCommits: number;
   readModel?: CatchUpResult;
   anomalies: Record<K, number>;
   /** The first few messages of refused commands, unreadable rows and differing streams. */
@@ -77,11 +87,7 @@ export interface OrderPlan<K extends string> {
 const maxProblems = 10;
 
 /** The totals before anything was read, every anomaly kind of `labels` at 0. */
-export function emptyTotals<K extends string>(
-  folder: string,
-  labels: Record<K, string>,
-  options: ImportOptions,
-): ImportTotals<K> {
+export function emptyTotals<K extends string>(folder: string, labels: Record<K, string>): ImportTotals<K> {
   return {
     folder,
     ordersImported: 0,
@@ -90,7 +96,7 @@ export function emptyTotals<K extends string>(
     eventsAppended: 0,
     elapsedSeconds: 0,
     eventsPerSecond: 0,
-    concurrency: Math.max(1, options.concurrency ?? 1),
+    groupCommits: 0,
     anomalies: Object.fromEntries(Object.keys(labels).map((k) => [k, 0])) as Record<K, number>,
     problems: [],
   };
@@ -103,13 +109,18 @@ export function noteAnomaly<K extends string>(totals: ImportTotals<K>, kind: K, 
 }
 
 /**
- * Sends the commands of every plan through `services.orders.handle`, each event marked with the actor
- * `import:<source>` and the order as correlation id, reporting progress; then catches the read model up
- * (unless options.catchUp is false). `started` is when the import began reading (performance.now()).
+ * Writes the commands of every plan as history, each event marked with the actor `import:<source>` and the
+ * order as correlation id, reporting progress; then catches the read model up (unless options.catchUp is
+ * false). `started` is when the import began reading (performance.now()).
  *
- * Re-running is safe and appends nothing (replayHistory): for an order whose stream exists, the plan is
- * replayed through the decider in memory and compared with the stored events; only the commands after the
- * stored prefix are sent (none for a complete order). This matters because AddProduct is additive and lifecycle commands
+ * Plans are taken in batches of about `options.batchCommands` commands; each batch is decided in memory and
+ * written with one group commit (`replayHistories`: one transaction on SQLite, one commit per command with its
+ * own metadata, refused commands reported). Between batches the event loop gets a turn, and `options.pauseMs`
+ * leaves the write lock to a host sharing the database.
+ *
+ * Re-running is safe and appends nothing: for an order whose stream exists, the plan is replayed through the
+ * decider in memory and compared with the stored events; only the commands after the stored prefix are
+ * written (none for a complete order). This matters because AddProduct is additive and lifecycle commands
  * are idempotent only in their target state (accepting a delivered order is refused, not ignored). A
  * stream that disagrees with the source is left as it is and reported.
  */
@@ -122,14 +133,20 @@ export async function writePlans<K extends string>(
   started: number,
 ): Promise<void> {
   const progressEvery = options.progressEvery ?? 1000;
+  const batchCommands = Math.max(1, options.batchCommands ?? defaultBatchCommands);
+  const pauseMs = options.pauseMs ?? 0;
   const elapsed = () => (performance.now() - started) / 1000;
+  const metadataOf = (orderId: string) => ({ actor: `import:${source}`, correlationId: orderId });
   let done = 0;
-  await forEachConcurrently(
-    plans,
-    totals.concurrency,
-    async (plan) => {
-      for (const kind of plan.anomalies) noteAnomaly(totals, kind);
-      await writeOrder(source, plan, services, totals);
+  for await (const batch of batches(plans, batchCommands)) {
+    for (const plan of batch) for (const kind of plan.anomalies) noteAnomaly(totals, kind);
+    const results = await replayHistories(
+      services.orders,
+      batch.map((p) => ({ orderId: p.orderId, commands: p.commands, metadata: metadataOf(p.orderId) })),
+    );
+    totals.groupCommits++;
+    for (const [k, result] of results.entries()) {
+      countResult(batch[k].orderId, result, totals);
       done++;
       if (options.onProgress && done % progressEvery === 0) {
         const s = elapsed();
@@ -140,23 +157,45 @@ export async function writePlans<K extends string>(
           eventsPerSecond: totals.eventsAppended / s,
         });
       }
-    },
-    options.pauseMs ?? 0,
-  );
+    }
+    // A turn of the event loop between transactions, and the lock left free for `pauseMs`.
+    await (pauseMs > 0 ? delay(pauseMs) : new Promise((resolve) => setImmediate(resolve)));
+  }
   totals.elapsedSeconds = elapsed();
   totals.eventsPerSecond = totals.elapsedSeconds > 0 ? totals.eventsAppended / totals.elapsedSeconds : 0;
-  if (options.catchUp !== false) totals.readModel = await catchUpReadModel(services);
+  if (options.catchUp !== false) {
+    // Sharing the database (a pause asked for), the catch-up writes pages of the batch's size with the same pause.
+    const shared = pauseMs > 0 ? { pageSize: batchCommands, pauseMs } : {};
+    totals.readModel = await catchUpReadModel(services, shared);
+  }
 }
 
-async function writeOrder<K extends string>(
-  source: string,
-  plan: OrderPlan<K>,
-  services: Pick<Services, 'orders'>,
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Whole plans, in order, grouped until their commands reach `commands` (a larger plan goes alone). */
+async function* batches<T extends { commands: unknown[] }>(
+  plans: AsyncIterable<T>,
+  commands: number,
+): AsyncGenerator<T[]> {
+  let batch: T[] = [];
+  let size = 0;
+  for await (const plan of plans) {
+    batch.push(plan);
+    size += plan.commands.length;
+    if (size >= commands) {
+      yield batch;
+      batch = [];
+      size = 0;
+    }
+  }
+  if (batch.length) yield batch;
+}
+
+function countResult<K extends string>(
+  orderId: string,
+  result: ReplayResult,
   totals: ImportTotals<K | WriteAnomaly>,
-): Promise<void> {
-  const { orderId, commands } = plan;
-  const metadata = { actor: `import:${source}`, correlationId: orderId };
-  const result = await replayHistory(services.orders, orderId, commands, metadata);
+): void {
   if (result.outcome === 'differs') {
     noteAnomaly(
       totals,
@@ -210,31 +249,6 @@ export async function* readCsv<T>(path: string, required: readonly string[]): As
   for await (const record of parser) yield record as T;
 }
 
-/** Runs `fn` over the items of `source` with at most `concurrency` in flight; stops at the first failure. */
-async function forEachConcurrently<T>(
-  source: AsyncIterable<T>,
-  concurrency: number,
-  fn: (item: T) => Promise<void>,
-  pauseMs = 0,
-): Promise<void> {
-  const iterator = source[Symbol.asyncIterator]();
-  let failed = false;
-  const worker = async () => {
-    while (!failed) {
-      const next = await iterator.next();
-      if (next.done) return;
-      try {
-        await fn(next.value);
-        if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-}
-
 /**
  * The summary as a readable block for the console: `title`, then `read` (what the source files held),
  * the shared counters and every anomaly kind of `labels` with its count.
@@ -256,7 +270,7 @@ export function formatTotals<K extends string>(
   ];
   if (s.readModel) {
     lines.push(
-      `  read model             ${n(s.readModel.commits)} commits read, ${n(s.readModel.applied)} order updates, ` +
+      `  read model             ${n(s.readModel.commits)} commits read, ${n(s.readModel.applied)} applied, ` +
         `${n(s.readModel.skipped)} already applied, ${s.readModel.elapsedSeconds.toFixed(1)} s`,
     );
   }

@@ -48,8 +48,9 @@ export interface ImportSummary extends ImportTotals<AnomalyKind> {
 
 /**
  * Imports the Olist sample in `folder` (olist_orders_dataset.csv, olist_order_items_dataset.csv,
- * olist_customers_dataset.csv): every order becomes the commands `planOrder` derives from it, handled by
- * `services.orders.handle`, then the read model is caught up from the change feed (catchUpReadModel).
+ * olist_customers_dataset.csv): every order becomes the commands `planOrder` derives from it, written as
+ * history in group commits (`writePlans`), then the read model is caught up from the change feed
+ * (catchUpReadModel).
  *
  * The order's customerId is its customer's `customer_unique_id` (the person: Olist gives every order a
  * `customer_id` of its own and keeps the person in the customers file), so funnels counted by customer and
@@ -60,9 +61,9 @@ export interface ImportSummary extends ImportTotals<AnomalyKind> {
  * OrderCreated data: a re-run reports each such order as `streamDiffers` and leaves it as it is (events are
  * never rewritten); import into an empty DATA_DIR to get the customers as persons.
  *
- * The commands run in process through the same OrderService every writer uses (HTTP functions,
- * orchestration activities): same decider, same optimistic concurrency, same event metadata, without
- * ~100k HTTP round trips.
+ * The commands run in process with the same decider, event checks, optimistic concurrency and event metadata
+ * as `OrderService.handle` (every other writer's path), one commit per command, without ~100k HTTP round
+ * trips; the commits of about 1,000 commands share one transaction (docs/adr/0017-group-commit.md).
  *
  * Re-running is safe and appends nothing: for an order whose stream exists, the plan is replayed through
  * the decider in memory and compared with the stored events; only the commands after the stored prefix
@@ -83,7 +84,7 @@ export async function importOlist(
     source: 'olist',
     orders: 0,
     itemRows: 0,
-    ...emptyTotals(dir, anomalyLabels, options),
+    ...emptyTotals(dir, anomalyLabels),
   };
   const note = (kind: AnomalyKind, message?: string) => noteAnomaly(summary, kind, message);
 

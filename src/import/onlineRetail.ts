@@ -65,7 +65,7 @@ export async function importOnlineRetail(
     invoices: 0,
     cancellationInvoices: 0,
     cancellationsMatched: 0,
-    ...emptyTotals(dir, retailAnomalyLabels, options),
+    ...emptyTotals(dir, retailAnomalyLabels),
   };
   const rows: RetailRow[] = [];
   for await (const row of readCsv<RetailRow>(join(dir, onlineRetailFile), retailColumns)) rows.push(row);

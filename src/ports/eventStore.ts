@@ -134,6 +134,25 @@ export interface AppendResult {
   version: number;
 }
 
+/**
+ * One commit of a group commit (`EventStore.appendCommits`): what one `append` call takes.
+ */
+export interface CommitRequest {
+  orderId: string;
+  /** The stream's version before this commit (0 = the stream must not exist yet). */
+  expectedVersion: number;
+  /** The events of one command, at least one. */
+  events: StoredEventRecord[];
+  options?: AppendOptions;
+}
+
+/** What became of one commit of a group commit: written, or refused for its expected version. */
+export type CommitOutcome =
+  { ok: true; result: AppendResult } | { ok: false; error: WrongExpectedVersionError };
+
+/** The most commits `appendCommits` takes in one call. */
+export const maxCommitBatch = 10_000;
+
 /** The expected version did not match the stream's version; nothing was written. API: 412. */
 export class WrongExpectedVersionError extends Error {
   constructor(
@@ -176,6 +195,25 @@ export interface EventStore {
     events: StoredEventRecord[],
     options?: AppendOptions,
   ): Promise<AppendResult>;
+  /**
+   * Group commit: appends many commits, each under the rules of `append` (its own expected version, its own
+   * events and metadata, its snapshot kept in the head), in the order given. A stream may appear several times,
+   * each commit expecting the version the one before it reaches. Each commit stays one commit document; only
+   * the writing is grouped (SQLite: one IMMEDIATE transaction for the whole batch; Cosmos DB: each commit is the
+   * transactional batch `append` writes, one order's commits in sequence, several orders in parallel).
+   *
+   * A commit whose expected version is not the stream's is refused and writes nothing, and so are the later
+   * commits of that stream in the batch (they were decided on top of it), whatever their expected version; the
+   * other streams' commits are written. Returns one outcome per commit, in the order given.
+   *
+   * Atomicity: on SQLite the batch is all or nothing when it throws; on Cosmos DB, which has no transaction
+   * across partitions, a throw may leave some commits written (each whole and guarded, in its stream's order:
+   * re-reading the heads tells which).
+   * @throws RangeError for an empty or oversized batch (1 to {@link maxCommitBatch}), an empty event list or a
+   *   malformed expected version (checked for every commit before anything is written)
+   * @throws CommitTooLargeError when a commit exceeds the store's item limit (checked before anything is written)
+   */
+  appendCommits(batch: CommitRequest[]): Promise<CommitOutcome[]>;
   /** Reads one stream in version order; an unknown stream reads as version 0 with no events. */
   readStream(orderId: string, options?: ReadStreamOptions): Promise<StreamSlice>;
   /**
@@ -342,6 +380,17 @@ export function assertAppendArgs(expectedVersion: number, events: StoredEventRec
     throw new RangeError(`expected version must be a non-negative integer, got ${expectedVersion}`);
   }
   if (events.length === 0) throw new RangeError('a commit needs at least one event');
+}
+
+/**
+ * Checks a group commit's arguments, as every adapter does before writing anything.
+ * @throws RangeError for an empty or oversized batch, an empty event list or a malformed expected version
+ */
+export function assertCommitBatch(batch: CommitRequest[]): void {
+  if (batch.length === 0 || batch.length > maxCommitBatch) {
+    throw new RangeError(`a group commit holds 1 to ${maxCommitBatch} commits, got ${batch.length}`);
+  }
+  for (const c of batch) assertAppendArgs(c.expectedVersion, c.events);
 }
 
 /** A list of append listeners, for adapters to notify after a successful append. */

@@ -34,6 +34,12 @@ export interface OrderReadModel {
   get(orderId: string): Promise<ReadModelEntry | undefined>;
   /** Writes the entry unless the stored one already has this or a later version (idempotent by version). */
   put(entry: ReadModelEntry): Promise<void>;
+  /**
+   * `put` for several orders (one entry per order): SQLite writes them in one transaction (a projection writes
+   * a change-feed page at once), Cosmos DB one write each, a few at a time. Idempotent by version as `put`.
+   * @throws what `put` throws; on Cosmos DB some entries may be written by then (a re-run is harmless)
+   */
+  putMany(entries: ReadModelEntry[]): Promise<void>;
   /** @throws InvalidContinuationTokenError */
   list(query: OrderListQuery): Promise<OrderListPage>;
   /** How many orders have each status: every status of `orderStatuses`, zero included, in that order. */

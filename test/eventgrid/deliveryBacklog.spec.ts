@@ -118,6 +118,8 @@ async function openTopic(
       endpointUrl: `${base}/${name}`,
       maxDeliveryAttempts: 30,
       eventTimeToLiveInMinutes: 1440,
+      maxEventsPerBatch: 1,
+      preferredBatchSizeInKilobytes: 64,
     })),
     // Retries after 5 ms, 15 ms, ...
     retryScale: 0.0005,

@@ -116,6 +116,97 @@ export function eventStoreContract(
       expect((await store.readStream(id)).version).toBe(0);
     });
 
+    it('writes a group commit as separate commits, several per stream, each with its own metadata, the head at its last one', async () => {
+      const [a, b] = [newStreamId(), newStreamId()];
+      await store.append(b, 0, [event('B0', 0)]);
+      const withMeta = (type: string, n: number, actor: string) => ({
+        ...event(type, n),
+        metadata: { actor },
+      });
+      const snapshot = (n: number) => ({ snapshot: { schema: 's1', state: { n } } });
+      const outcomes = await store.appendCommits([
+        {
+          orderId: a,
+          expectedVersion: 0,
+          events: [withMeta('A1', 1, 'first'), event('A2', 2)],
+          options: snapshot(2),
+        },
+        { orderId: b, expectedVersion: 1, events: [event('B1', 1)], options: snapshot(11) },
+        { orderId: a, expectedVersion: 2, events: [withMeta('A3', 3, 'second')], options: snapshot(3) },
+      ]);
+      expect(
+        outcomes.map((o) => o.ok && [o.result.commit.orderId, o.result.commit.i, o.result.version]),
+      ).toEqual([
+        [a, 0, 2],
+        [b, 1, 2],
+        [a, 2, 3],
+      ]);
+      const stream = await store.readStream(a);
+      expect(stream.events.map((e) => [e.type, e.version, e.metadata.actor])).toEqual([
+        ['A1', 1, 'first'],
+        ['A2', 2, 'test'],
+        ['A3', 3, 'second'],
+      ]);
+      // One commit document per entry of the group, as `append` writes them.
+      const feed: CommitDocument[] = [];
+      for (
+        let position: string | undefined, page;
+        (page = await store.readFeed(position, 100)).commits.length;
+      ) {
+        feed.push(...page.commits.filter((c) => c.orderId === a));
+        position = page.position;
+      }
+      expect(feed.map((c) => [c.id, c.i, c.n])).toEqual([
+        ['0000000000', 0, 2],
+        ['0000000002', 2, 3],
+      ]);
+      expect(await store.readHead(a)).toEqual({
+        version: 3,
+        snapshot: { schema: 's1', version: 3, state: { n: 3 } },
+      });
+      expect(await store.readHead(b)).toEqual({
+        version: 2,
+        snapshot: { schema: 's1', version: 2, state: { n: 11 } },
+      });
+    });
+
+    it('refuses a group commit entry with a stale expected version and its stream’s later entries, and writes the other streams', async () => {
+      const [a, b] = [newStreamId(), newStreamId()];
+      await store.append(a, 0, [event('A0', 0)], { snapshot: { schema: 's1', state: { n: 1 } } });
+      const outcomes = await store.appendCommits([
+        { orderId: a, expectedVersion: 0, events: [event('X', 9)] },
+        { orderId: b, expectedVersion: 0, events: [event('B1', 1)] },
+        // Its expected version is the stream's, but it was decided on top of the refused entry.
+        { orderId: a, expectedVersion: 1, events: [event('Y', 9)] },
+      ]);
+      expect(outcomes.map((o) => o.ok)).toEqual([false, true, false]);
+      for (const k of [0, 2]) {
+        const outcome = outcomes[k];
+        expect(!outcome.ok && outcome.error).toBeInstanceOf(WrongExpectedVersionError);
+        expect(!outcome.ok && outcome.error).toMatchObject({ orderId: a, actualVersion: 1 });
+      }
+      expect((await store.readStream(a)).events.map((e) => e.type)).toEqual(['A0']);
+      expect(await store.readHead(a)).toEqual({
+        version: 1,
+        snapshot: { schema: 's1', version: 1, state: { n: 1 } },
+      });
+      expect((await store.readStream(b)).version).toBe(1);
+    });
+
+    it('checks every entry of a group commit before writing any: an empty commit or a malformed version refuses the group', async () => {
+      const [a, b] = [newStreamId(), newStreamId()];
+      await expect(store.appendCommits([])).rejects.toBeInstanceOf(RangeError);
+      for (const bad of [
+        { orderId: b, expectedVersion: 0, events: [] },
+        { orderId: b, expectedVersion: -1, events: [event('B', 1)] },
+      ]) {
+        await expect(
+          store.appendCommits([{ orderId: a, expectedVersion: 0, events: [event('A', 1)] }, bad]),
+        ).rejects.toBeInstanceOf(RangeError);
+      }
+      expect((await store.readStream(a)).version).toBe(0);
+    });
+
     it('reads up to a version', async () => {
       const id = newStreamId();
       await store.append(id, 0, [event('A', 1), event('B', 2)]);

@@ -31,6 +31,9 @@ import {
   eventsInRange,
   StreamHead,
   StreamSnapshot,
+  CommitRequest,
+  CommitOutcome,
+  assertCommitBatch,
 } from '../../ports/eventStore';
 import { chargeOf, CosmosStoreError, explain, RequestChargeListener } from './connection';
 
@@ -94,6 +97,8 @@ const toCommit = (d: Doc): CommitDocument => {
 };
 
 const headEtagCacheSize = 1000;
+/** Orders of a group commit written at once: enough to overlap the round trips, few enough not to be throttled. */
+const groupCommitParallelism = 8;
 const forbiddenIdChars = /[/\\?#]/;
 
 /**
@@ -214,6 +219,51 @@ export class CosmosEventStore implements EventStore {
         `append to order ${orderId} failed: batch operation statuses [${statuses.join(', ') || 'none'}]`,
       );
     }
+  }
+
+  /**
+   * Group commit on Cosmos DB, which has no transaction across partitions: every commit is checked first (range,
+   * item size), then each is written by `append` (its own transactional batch, head guard and snapshot), one
+   * order's commits in sequence, up to eight orders at once. The etags `append` remembers spare the head reads
+   * of an order's later commits.
+   * @see EventStore.appendCommits
+   * @throws CosmosStoreError for a failed operation other than a version conflict (other orders' commits may
+   *   be written by then)
+   */
+  async appendCommits(batch: CommitRequest[]): Promise<CommitOutcome[]> {
+    assertCommitBatch(batch);
+    for (const c of batch) assertItemSize(newCommit(c.orderId, c.expectedVersion, c.events));
+    const byOrder = new Map<string, number[]>();
+    batch.forEach((c, k) => {
+      const list = byOrder.get(c.orderId);
+      if (list) list.push(k);
+      else byOrder.set(c.orderId, [k]);
+    });
+    const outcomes = new Array<CommitOutcome>(batch.length);
+    const writeOrder = async (indexes: number[]) => {
+      let refusedAt: number | undefined;
+      for (const k of indexes) {
+        const { orderId, expectedVersion, events, options } = batch[k];
+        if (refusedAt !== undefined) {
+          const error = new WrongExpectedVersionError(orderId, expectedVersion, refusedAt);
+          outcomes[k] = { ok: false, error };
+          continue;
+        }
+        try {
+          outcomes[k] = { ok: true, result: await this.append(orderId, expectedVersion, events, options) };
+        } catch (err) {
+          if (!(err instanceof WrongExpectedVersionError)) throw err;
+          refusedAt = err.actualVersion ?? 0;
+          outcomes[k] = { ok: false, error: err };
+        }
+      }
+    };
+    const queue = [...byOrder.values()];
+    const worker = async () => {
+      for (let next = queue.shift(); next; next = queue.shift()) await writeOrder(next);
+    };
+    await Promise.all(Array.from({ length: Math.min(groupCommitParallelism, queue.length) }, worker));
+    return outcomes;
   }
 
   /**

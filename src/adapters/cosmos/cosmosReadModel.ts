@@ -84,6 +84,18 @@ export class CosmosOrderReadModel implements OrderReadModel {
   }
 
   /**
+   * `put` for each entry, up to eight at once (one order per partition: no transaction spans them).
+   * @throws CosmosStoreError as `put` does; entries already written stay written (idempotent by version)
+   */
+  async putMany(entries: ReadModelEntry[]): Promise<void> {
+    const queue = [...entries];
+    const worker = async () => {
+      for (let next = queue.shift(); next; next = queue.shift()) await this.put(next);
+    };
+    await Promise.all(Array.from({ length: Math.min(8, queue.length) }, worker));
+  }
+
+  /**
    * One `VALUE COUNT(1)` query per status, in parallel: an aggregate over the indexed `status`, answered by
    * the index alone (no GROUP BY, which the test server lacks).
    * @throws CosmosStoreError when a query fails

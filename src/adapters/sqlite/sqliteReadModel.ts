@@ -9,7 +9,7 @@ import {
   ReadModelEntry,
   StatusCount,
 } from '../../ports/readModel';
-import { SqliteDatabase } from './database';
+import { SqliteDatabase, writeTransaction } from './database';
 
 const schema = `
 CREATE TABLE IF NOT EXISTS order_read_model (
@@ -28,37 +28,42 @@ CREATE INDEX IF NOT EXISTS order_read_model_customer ON order_read_model (custom
 
 /** The order read model in the embedded database, one row per order. */
 export class SqliteOrderReadModel implements OrderReadModel {
+  // Prepared once: preparing on every call cost as much as the write (CPU profile of the read-model catch-up).
+  private readonly getRow;
+  private readonly putRow;
+
   constructor(private readonly db: SqliteDatabase) {
     db.exec(schema);
+    this.getRow = db.prepare('SELECT summary, state FROM order_read_model WHERE order_id = ?');
+    this.putRow = db.prepare(
+      `INSERT INTO order_read_model (order_id, customer_id, status, created_at, version, summary, state)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(order_id) DO UPDATE SET customer_id = excluded.customer_id, status = excluded.status,
+         created_at = excluded.created_at, version = excluded.version, summary = excluded.summary,
+         state = excluded.state
+       WHERE excluded.version > order_read_model.version`,
+    );
   }
 
   async get(orderId: string): Promise<ReadModelEntry | undefined> {
-    const row = this.db
-      .prepare('SELECT summary, state FROM order_read_model WHERE order_id = ?')
-      .get(orderId) as { summary: string; state: string } | undefined;
+    const row = this.getRow.get(orderId) as { summary: string; state: string } | undefined;
     return row && { summary: JSON.parse(row.summary), state: reviveState(JSON.parse(row.state)) };
   }
 
   async put(entry: ReadModelEntry): Promise<void> {
-    const s = entry.summary;
-    this.db
-      .prepare(
-        `INSERT INTO order_read_model (order_id, customer_id, status, created_at, version, summary, state)
-         VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT(order_id) DO UPDATE SET customer_id = excluded.customer_id, status = excluded.status,
-           created_at = excluded.created_at, version = excluded.version, summary = excluded.summary,
-           state = excluded.state
-         WHERE excluded.version > order_read_model.version`,
-      )
-      .run(
-        s.orderId,
-        s.customerId,
-        s.status,
-        s.createdAt,
-        s.version,
-        JSON.stringify(s),
-        JSON.stringify(entry.state),
-      );
+    this.putRow.run(...rowOf(entry));
+  }
+
+  /**
+   * One IMMEDIATE transaction for all entries (`writeTransaction`: the lock waited for without blocking the
+   * thread), their JSON made before it so that the lock is held briefly.
+   */
+  async putMany(entries: ReadModelEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const rows = entries.map(rowOf);
+    await writeTransaction(this.db, () => {
+      for (const row of rows) this.putRow.run(...row);
+    });
   }
 
   async countByStatus(): Promise<StatusCount[]> {
@@ -96,4 +101,18 @@ export class SqliteOrderReadModel implements OrderReadModel {
         rows.length > query.limit && last ? encodeToken({ c: last.createdAt, o: last.orderId }) : undefined,
     };
   }
+}
+
+/** The statement's parameters for one entry, in the column order of the insert. */
+function rowOf(entry: ReadModelEntry): unknown[] {
+  const s = entry.summary;
+  return [
+    s.orderId,
+    s.customerId,
+    s.status,
+    s.createdAt,
+    s.version,
+    JSON.stringify(s),
+    JSON.stringify(entry.state),
+  ];
 }

@@ -1,3 +1,4 @@
+import { KeyedQueue } from './keyedQueue';
 import { decide, deciderVersion, DomainError, fold, OrderCommand } from '../domain/decider';
 import { currentSchemaVersion, eventDataSchemas, OrderEvent } from '../domain/events';
 import { OrderState, reviveState } from '../domain/state';
@@ -197,6 +198,13 @@ function assertPublishable(
  */
 export class OrderService {
   /**
+   * This process's commands on one order, one at a time: those that would otherwise read the same head and
+   * all but one fail the version check and retry (50 clients on one order: a client p99 of 7 s) wait their
+   * turn instead. Other processes' commits still surface as version conflicts, retried as before.
+   */
+  private readonly commands = new KeyedQueue();
+
+  /**
    * @param cloudEvents the attributes the relay publishes with (`Services.cloudEvents`), so the size rule
    *   counts each CloudEvent exactly; without them it reserves {@link unknownAttributesReserveBytes}
    * @param telemetry what the append spans and metric name as `db.system.name` (`sqlite`, `azure.cosmosdb`)
@@ -287,7 +295,7 @@ export class OrderService {
     const started = performance.now();
     let outcome: string = commandOutcomes.failed;
     try {
-      const result = await this.handleCommand(orderId, command, options);
+      const result = await this.commands.run(orderId, () => this.handleCommand(orderId, command, options));
       outcome = result.appended.length ? commandOutcomes.appended : commandOutcomes.unchanged;
       return result;
     } catch (err) {

@@ -116,3 +116,33 @@ describe('OrderService: commands on the head', () => {
     expect((await orders.load('o-4')).events.map((e) => e.version)).toEqual([1, 2]);
   });
 });
+
+describe('OrderService: commands on one order in one process', () => {
+  it('takes concurrent commands on one order one at a time: every one appends at its first try', async () => {
+    const { store: watched, calls } = counted(store);
+    const orders = new OrderService(watched, () => new Date(at));
+    await orders.handle('o-busy', { type: 'CreateOrder', customerId: 'c-1' });
+    calls.clear();
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, k) =>
+        orders.handle('o-busy', { type: 'AddProduct', line: { ...line, productId: `p-${k}` } }),
+      ),
+    );
+    expect(results.map((r) => r.version).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 20 }, (_, k) => k + 2),
+    );
+    // Each command read the head once and appended once: none lost a race for the version and retried.
+    expect(calls.get('append')).toBe(20);
+  });
+
+  it('runs commands on different orders side by side, and a refused one does not hold up the next', async () => {
+    const orders = new OrderService(store, () => new Date(at));
+    await orders.handle('o-a', { type: 'CreateOrder', customerId: 'c-1' });
+    const refused = orders.handle('o-missing', { type: 'AddProduct', line });
+    const next = orders.handle('o-missing', { type: 'CreateOrder', customerId: 'c-2' });
+    const other = orders.handle('o-a', { type: 'AddProduct', line });
+    await expect(refused).rejects.toThrow();
+    expect((await next).version).toBe(1);
+    expect((await other).version).toBe(2);
+  });
+});

@@ -89,17 +89,17 @@ export class SqliteEventStore implements EventStore {
       `INSERT INTO streams (order_id, version, snapshot) VALUES (?, ?, ?)
        ON CONFLICT(order_id) DO UPDATE SET version = excluded.version, snapshot = excluded.snapshot`,
     );
-    this.appendTx = db
-      .transaction((commit: CommitDocument, expectedVersion: number, snapshot: string | null) => {
-        const row = head.get(commit.orderId) as { version: number } | undefined;
-        const actual = row?.version ?? 0;
-        if (actual !== expectedVersion) {
-          throw new WrongExpectedVersionError(commit.orderId, expectedVersion, actual);
-        }
-        insertCommit.run(commit.orderId, commit.i, commit.n, JSON.stringify(commit));
-        upsertHead.run(commit.orderId, commit.n, snapshot);
-      })
-      .immediate.bind(null);
+    // Run inside `writeTransaction`: the HTTP thread's one write per command must not wait for the lock in
+    // SQLite's busy wait, which holds the event loop while the pipeline thread writes.
+    this.appendTx = (commit: CommitDocument, expectedVersion: number, snapshot: string | null) => {
+      const row = head.get(commit.orderId) as { version: number } | undefined;
+      const actual = row?.version ?? 0;
+      if (actual !== expectedVersion) {
+        throw new WrongExpectedVersionError(commit.orderId, expectedVersion, actual);
+      }
+      insertCommit.run(commit.orderId, commit.i, commit.n, JSON.stringify(commit));
+      upsertHead.run(commit.orderId, commit.n, snapshot);
+    };
     // The whole group in one transaction: one lock, one WAL commit. Each stream's head is read once and
     // written once, after its last commit of the batch (the snapshot of that commit): nobody else can see the
     // heads in between, and the write lock keeps other writers out, so the versions tracked here are the
@@ -161,7 +161,7 @@ export class SqliteEventStore implements EventStore {
     const snapshot = options?.snapshot
       ? JSON.stringify({ ...options.snapshot, version: commit.n } satisfies StreamSnapshot)
       : null;
-    this.appendTx(commit, expectedVersion, snapshot);
+    await writeTransaction(this.db, () => this.appendTx(commit, expectedVersion, snapshot));
     this.appended.notify();
     return { commit, version: commit.n };
   }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
+import { shareWriteLocks } from '../adapters/sqlite/database';
 import { writeHostMarker } from '../adapters/sqlite/hostMarker';
 import { loadLocalSettings } from '../config/localSettingsFile';
 import { readSettings } from '../config/settings';
@@ -47,6 +48,8 @@ function provideAppSettings(origin: string, topicKey: string, env: NodeJS.Proces
  */
 export async function startHost(core: FunctionsCore): Promise<RunningHost> {
   const root = appRoot();
+  // Before any store opens: this thread's and the pipeline thread's SQLite writers take turns through it.
+  const writeLocks = shareWriteLocks();
   loadLocalSettings(root);
   const local = readLocalSettings();
   const settings = readSettings();
@@ -79,6 +82,7 @@ export async function startHost(core: FunctionsCore): Promise<RunningHost> {
   const pipeline = new PipelineThread(logger, {
     topicKey,
     hostTopic,
+    writeLocks,
     durableClient: durable.clientData(origin),
   });
   // The topic's publish endpoint and its local-only read routes (deliveries, stats) live on the pipeline thread.

@@ -1,4 +1,5 @@
 import { openDeadLetterStore } from '../adapters/deadLetterStores';
+import { shareWriteLocks } from '../adapters/sqlite/database';
 import { deadLetterTarget } from '../config/connections';
 import { readSettings } from '../config/settings';
 import { startTelemetry, stopTelemetry } from '../telemetry/start';
@@ -47,6 +48,7 @@ export async function startPipeline(
   data: PipelineWorkerData,
   write: (line: string) => void,
 ): Promise<Pipeline> {
+  shareWriteLocks(data.writeLocks);
   const local = readLocalSettings();
   const settings = readSettings();
   const logger = new Logger(settings.LOG_LEVEL, write);

@@ -14,6 +14,8 @@ export interface PipelineWorkerData {
    * functions then publish straight to the topic on this thread instead of through the HTTP thread.
    */
   hostTopic: boolean;
+  /** The SQLite write locks the threads share (`shareWriteLocks`, src/adapters/sqlite/database.ts). */
+  writeLocks: SharedArrayBuffer;
   /** The durable client binding of this run (its URLs carry the system key), for the functions that start orchestrations. */
   durableClient: ClientBindingData;
 }

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, SqliteDatabase, writeTransaction } from '../../src/adapters/sqlite/database';
+import { SqliteEventStore } from '../../src/adapters/sqlite/sqliteEventStore';
+import { StoredEventRecord, WrongExpectedVersionError } from '../../src/ports/eventStore';
 
 describe('writeTransaction: the SQLite write lock waited for without blocking the thread', () => {
   let dir: string;
@@ -64,5 +66,35 @@ describe('writeTransaction: the SQLite write lock waited for without blocking th
     ).rejects.toThrow('refused');
     expect(count()).toBe(0);
     expect(writer.inTransaction).toBe(false);
+  });
+});
+
+describe('SqliteEventStore.append: concurrent appends written together', () => {
+  it('writes the appends that wait together, and refuses only the one whose expected version is stale', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'group-append-'));
+    const store = new SqliteEventStore(openDatabase(dir));
+    try {
+      const event = (orderId: string): StoredEventRecord => ({
+        type: 'OrderCreated',
+        schemaVersion: 2,
+        occurredAt: '2026-01-01T00:00:00.000Z',
+        data: { orderId, customerId: 'c-1' },
+        metadata: {},
+      });
+      await store.append('o-0', 0, [event('o-0')]);
+      const results = await Promise.allSettled([
+        store.append('o-1', 0, [event('o-1')]),
+        store.append('o-0', 0, [event('o-0')]), // stale: o-0 is at version 1
+        store.append('o-2', 0, [event('o-2')]),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(WrongExpectedVersionError);
+      expect((await store.readHead('o-1'))?.version).toBe(1);
+      expect((await store.readHead('o-2'))?.version).toBe(1);
+      expect((await store.readStream('o-0')).events).toHaveLength(1);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

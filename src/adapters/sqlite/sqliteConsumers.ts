@@ -7,7 +7,7 @@ import {
   stockDemandOf,
   StockDemandStore,
 } from '../../ports/consumers';
-import { SqliteDatabase } from './database';
+import { SqliteDatabase, writeTransaction } from './database';
 
 const schema = `
 CREATE TABLE IF NOT EXISTS consumer_inbox (consumer TEXT NOT NULL, event_id TEXT NOT NULL, PRIMARY KEY (consumer, event_id));
@@ -39,8 +39,8 @@ export class SqliteConsumerStores implements StockDemandStore, NotificationStore
       `INSERT INTO consumer_order_versions (consumer, order_id, version) VALUES (?, ?, ?)
        ON CONFLICT(consumer, order_id) DO UPDATE SET version = max(version, excluded.version)`,
     );
-    this.guarded = db
-      .transaction((ref: EventRef, write: () => void): GuardOutcome => {
+    this.guarded = (ref: EventRef, write: () => void): Promise<GuardOutcome> =>
+      writeTransaction(db, () => {
         if (seen.get(ref.consumer, ref.eventId)) return 'duplicate';
         const last = lastVersion.get(ref.consumer, ref.orderId) as { version: number } | undefined;
         markSeen.run(ref.consumer, ref.eventId);
@@ -48,8 +48,7 @@ export class SqliteConsumerStores implements StockDemandStore, NotificationStore
         setVersion.run(ref.consumer, ref.orderId, ref.orderVersion);
         write();
         return 'applied';
-      })
-      .immediate.bind(null);
+      });
   }
 
   async addDemand(ref: EventRef, productId: string, quantity: number): Promise<GuardOutcome> {
@@ -65,9 +64,9 @@ export class SqliteConsumerStores implements StockDemandStore, NotificationStore
       `INSERT INTO stock_demand (product_id, demanded, available) VALUES (?, 0, ?)
        ON CONFLICT(product_id) DO UPDATE SET available = excluded.available`,
     );
-    this.db.transaction(() => {
+    await writeTransaction(this.db, () => {
       for (const [productId, available] of levels) set.run(productId, available);
-    })();
+    });
   }
 
   async get(productId: string): Promise<StockDemand | undefined> {

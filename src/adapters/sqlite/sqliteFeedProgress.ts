@@ -1,5 +1,5 @@
 import { FeedProgress, FeedProgressStore } from '../../ports/feedProgress';
-import { SqliteDatabase } from './database';
+import { SqliteDatabase, writeTransaction } from './database';
 
 const schema = `
 CREATE TABLE IF NOT EXISTS feed_progress (
@@ -16,14 +16,13 @@ export class SqliteFeedProgress implements FeedProgressStore {
   }
 
   async record(consumer: string, lastRecordedAt: string): Promise<void> {
-    this.db
-      .prepare(
-        `INSERT INTO feed_progress (consumer, last_recorded_at, processed_at) VALUES (?, ?, ?)
-         ON CONFLICT(consumer) DO UPDATE SET last_recorded_at = excluded.last_recorded_at,
-           processed_at = excluded.processed_at
-         WHERE excluded.last_recorded_at >= feed_progress.last_recorded_at`,
-      )
-      .run(consumer, lastRecordedAt, new Date().toISOString());
+    const upsert = this.db.prepare(
+      `INSERT INTO feed_progress (consumer, last_recorded_at, processed_at) VALUES (?, ?, ?)
+       ON CONFLICT(consumer) DO UPDATE SET last_recorded_at = excluded.last_recorded_at,
+         processed_at = excluded.processed_at
+       WHERE excluded.last_recorded_at >= feed_progress.last_recorded_at`,
+    );
+    await writeTransaction(this.db, () => upsert.run(consumer, lastRecordedAt, new Date().toISOString()));
   }
 
   async list(): Promise<FeedProgress[]> {

@@ -1,5 +1,5 @@
 import { JourneyStore, OrderJourney } from '../../ports/journeyStore';
-import { SqliteDatabase } from './database';
+import { SqliteDatabase, writeTransaction } from './database';
 
 const schema = `
 CREATE TABLE IF NOT EXISTS order_journey (
@@ -24,13 +24,13 @@ export class SqliteJourneyStore implements JourneyStore {
   }
 
   async put(journey: OrderJourney): Promise<void> {
-    this.db
-      .prepare(
-        `INSERT INTO order_journey (order_id, version, journey) VALUES (?, ?, ?)
-         ON CONFLICT(order_id) DO UPDATE SET version = excluded.version, journey = excluded.journey
-         WHERE excluded.version > order_journey.version`,
-      )
-      .run(journey.orderId, journey.version, JSON.stringify(journey));
+    const upsert = this.db.prepare(
+      `INSERT INTO order_journey (order_id, version, journey) VALUES (?, ?, ?)
+       ON CONFLICT(order_id) DO UPDATE SET version = excluded.version, journey = excluded.journey
+       WHERE excluded.version > order_journey.version`,
+    );
+    const json = JSON.stringify(journey);
+    await writeTransaction(this.db, () => upsert.run(journey.orderId, journey.version, json));
   }
 
   /** Every journey, by order id, 1,000 rows per query (a writer is never blocked for the whole scan). */

@@ -51,7 +51,8 @@ export class SqliteOrderReadModel implements OrderReadModel {
   }
 
   async put(entry: ReadModelEntry): Promise<void> {
-    this.putRow.run(...rowOf(entry));
+    const row = rowOf(entry);
+    await writeTransaction(this.db, () => this.putRow.run(...row));
   }
 
   /**

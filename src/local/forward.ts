@@ -1,14 +1,19 @@
 import { Agent, IncomingMessage, request, ServerResponse } from 'node:http';
+import { problemContentType } from '../shared/problem';
 import { MountedHandler } from './httpServer';
 import { Logger } from './logger';
 
 /**
  * A mounted handler passing each request, as it is, to a loopback server on `port()` (the pipeline thread's
  * local topic) and its answer back. While there is no such server (the thread is starting or starting again),
- * or it fails, the answer is 503 with `Retry-After`, in the JSON shape of Event Grid's errors; a publisher
- * retries then, as it does when Event Grid is busy.
+ * or it fails, the answer is 503 with `Retry-After`, in the JSON shape of Event Grid's errors (`shape`
+ * `eventgrid`) or as problem details (`problem`); a client retries then, as it does when Azure is busy.
  */
-export function forwardTo(port: () => number | undefined, logger: Logger): MountedHandler {
+export function forwardTo(
+  port: () => number | undefined,
+  logger: Logger,
+  shape: 'eventgrid' | 'problem' = 'eventgrid',
+): MountedHandler {
   const agent = new Agent({ keepAlive: true });
   return (req: IncomingMessage, res: ServerResponse) =>
     new Promise<number>((resolve) => {
@@ -18,8 +23,19 @@ export function forwardTo(port: () => number | undefined, logger: Logger): Mount
           res.destroy();
           return resolve(502);
         }
-        res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });
-        res.end(JSON.stringify({ error: { code: 'ServiceUnavailable', message: why } }));
+        if (shape === 'problem') {
+          const body = {
+            type: '/problems/unavailable',
+            title: 'Service Unavailable',
+            status: 503,
+            detail: why,
+          };
+          res.writeHead(503, { 'content-type': problemContentType, 'retry-after': '1' });
+          res.end(JSON.stringify(body));
+        } else {
+          res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });
+          res.end(JSON.stringify({ error: { code: 'ServiceUnavailable', message: why } }));
+        }
         resolve(503);
       };
       const target = port();

@@ -5,7 +5,8 @@ import { writeHostMarker } from '../adapters/sqlite/hostMarker';
 import { loadLocalSettings } from '../config/localSettingsFile';
 import { readSettings } from '../config/settings';
 import { appRoot, forwardConsole, loadFunctionFiles } from './appLoading';
-import { createDurableRuntime } from './durable';
+import { webhookPrefix } from './durable';
+import { supplyClientBindings } from './durable/clientBinding';
 import { mountDevSignIn } from './devSignInRoute';
 import { openFeedSource } from './feedSource';
 import { forwardTo } from './forward';
@@ -66,38 +67,32 @@ export async function startHost(core: FunctionsCore): Promise<RunningHost> {
   const hostTopic = provideAppSettings(origin, topicKey, process.env);
 
   loadFunctionFiles(root);
-  const durable = createDurableRuntime(core, http, logger, {
-    dataDir: settings.DATA_DIR,
-    hubName: settings.DURABLE_TASK_HUB,
-    settings: local,
-  });
   // POST /.auth/login/dev, with AUTH_MODE=development only.
   mountDevSignIn(http, settings, port, logger);
   // Only for the wake-up of the pipeline's change feeds when this thread appends (another connection's
   // appends are found by polling).
   const feedSource = openFeedSource(settings);
   await core.runHooks('appStart', { hookData: {}, appHookData: core.appHookData });
-  http.serveFunctions(core);
-  durable.start(origin);
-  const pipeline = new PipelineThread(logger, {
-    topicKey,
-    hostTopic,
-    writeLocks,
-    durableClient: durable.clientData(origin),
-  });
-  // The topic's publish endpoint and its local-only read routes (deliveries, stats) live on the pipeline thread.
+  const pipeline = new PipelineThread(logger, { topicKey, hostTopic, writeLocks, origin });
+  // The topic (publish endpoint, local-only read routes) and the durable runtime's webhooks live on the
+  // pipeline thread; this thread's functions reach the runtime through those webhooks, as on Azure.
   http.mount(
     '/eventgrid/',
     forwardTo(() => pipeline.port, logger),
   );
+  http.mount(
+    webhookPrefix,
+    forwardTo(() => pipeline.port, logger, 'problem'),
+  );
+  supplyClientBindings(core, () => pipeline.durableClient());
   let ready;
   try {
     ready = await pipeline.start();
   } catch (err) {
     await http.close();
-    await durable.stop();
     throw err;
   }
+  http.serveFunctions(core);
   const removeMarker =
     settings.EVENT_STORE === 'sqlite' ? writeHostMarker(settings.DATA_DIR, port) : () => {};
   const unsubscribe = feedSource.onAppended(() => pipeline.wake());
@@ -129,12 +124,10 @@ export async function startHost(core: FunctionsCore): Promise<RunningHost> {
   const stop = () =>
     (stopping ??= (async () => {
       logger.info('host', 'stopping: no new requests; finishing what is in flight');
-      // The pipeline first, while this thread still answers: a change-feed function in flight may start an
-      // orchestration through the durable webhooks here.
+      // The answers first: a request in flight may reach the durable runtime on the pipeline thread.
       unsubscribe();
-      await pipeline.stop();
       await http.close();
-      await durable.stop();
+      await pipeline.stop();
       await core.runHooks('appTerminate', { hookData: {}, appHookData: core.appHookData });
       // What is still buffered (the last batches' spans, the metrics) is exported before the exit.
       await stopTelemetry();

@@ -5,7 +5,8 @@ import { readSettings } from '../config/settings';
 import { startTelemetry, stopTelemetry } from '../telemetry/start';
 import { appRoot, forwardConsole, loadFunctionFiles } from './appLoading';
 import { LocalChangeFeed } from './changeFeed';
-import { supplyClientBindings } from './durable/clientBinding';
+import { createDurableRuntime } from './durable';
+import type { ClientBindingData } from './durable/clientBinding';
 import { eventGridRoutes } from './eventGrid/monitoringRoutes';
 import { createLocalTopic } from './eventGrid/setup';
 import { openFeedSource } from './feedSource';
@@ -26,6 +27,8 @@ export interface Pipeline {
   subscriptions: string[];
   /** The cosmosDB-trigger functions fed, by name. */
   feeds: string[];
+  /** The durable client binding for the HTTP thread's functions, its URLs at the host's public origin. */
+  durableClient: ClientBindingData;
   /** Reads the change feed now (another thread appended). */
   wake(): void;
   /**
@@ -60,7 +63,13 @@ export async function startPipeline(
   const port = await http.listen(0);
   if (data.hostTopic) process.env.EVENTGRID_TOPIC_ENDPOINT = `http://127.0.0.1:${port}/eventgrid/api/events`;
   loadFunctionFiles(appRoot());
-  supplyClientBindings(core, () => data.durableClient);
+  // The durable runtime, its webhooks served here (the HTTP thread forwards them); this thread's functions call
+  // them on this thread's port.
+  const durable = createDurableRuntime(core, http, logger, {
+    dataDir: settings.DATA_DIR,
+    hubName: settings.DURABLE_TASK_HUB,
+    settings: local,
+  });
 
   const deadLetters = openDeadLetterStore(deadLetterTarget(settings));
   const topic = createLocalTopic(core, settings.DATA_DIR, local, data.topicKey, deadLetters, logger);
@@ -74,6 +83,7 @@ export async function startPipeline(
       }),
   );
   await core.runHooks('appStart', { hookData: {}, appHookData: core.appHookData });
+  durable.start(`http://127.0.0.1:${port}`);
   topic.topic.start();
   feeds.forEach((f) => f.start());
   // Wakes are taken together for a moment: under a stream of commands each feed then reads a batch of commits
@@ -94,12 +104,14 @@ export async function startPipeline(
     port,
     subscriptions: topic.topic.subscriptionNames,
     feeds: core.byTrigger('cosmosDBTrigger').map((fn) => fn.metadata.name),
+    durableClient: durable.clientData(data.origin),
     wake,
     stop: () =>
       (stopping ??= (async () => {
         // Feeds first: the relay's batch in flight publishes to the topic, which still takes it.
         await Promise.all(feeds.map((f) => f.stop()));
         unsubscribe();
+        await durable.stop();
         await topic.topic.stop();
         await http.close();
         await core.runHooks('appTerminate', { hookData: {}, appHookData: core.appHookData });

@@ -16,8 +16,8 @@ export interface PipelineWorkerData {
   hostTopic: boolean;
   /** The SQLite write locks the threads share (`shareWriteLocks`, src/adapters/sqlite/database.ts). */
   writeLocks: SharedArrayBuffer;
-  /** The durable client binding of this run (its URLs carry the system key), for the functions that start orchestrations. */
-  durableClient: ClientBindingData;
+  /** Where the host listens (`http://127.0.0.1:7071`): the durable client binding's URLs for the HTTP thread. */
+  origin: string;
 }
 
 /** HTTP thread → pipeline thread. */
@@ -32,7 +32,14 @@ export type FromPipeline =
   /** A log line, written by the HTTP thread so the host has one ordered log. */
   | { type: 'log'; line: string }
   /** Serving: the local topic listens on `port` (loopback). */
-  | { type: 'ready'; port: number; subscriptions: string[]; feeds: string[] }
+  | {
+      type: 'ready';
+      port: number;
+      subscriptions: string[];
+      feeds: string[];
+      /** The durable client binding for the HTTP thread's functions (its URLs carry the system key). */
+      durableClient: ClientBindingData;
+    }
   /** Start-up failed; the thread ends. */
   | { type: 'failed'; message: string }
   | { type: 'stopped' };

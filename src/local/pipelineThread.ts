@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Logger } from './logger';
+import type { ClientBindingData } from './durable/clientBinding';
 import type { FromPipeline, PipelineWorkerData, ToPipeline } from './pipelineProtocol';
 
 /** What the pipeline thread reports once it serves. */
@@ -8,9 +9,20 @@ export interface PipelineReady {
   port: number;
   subscriptions: string[];
   feeds: string[];
+  durableClient: ClientBindingData;
 }
 
-/** Seconds before a pipeline thread that died is started again. */
+/**
+ * The pipeline thread's environment: the host's, its telemetry resource marked as another instance of the app
+ * (`service.instance.id`, as each worker process of a function app has its own), so the two threads' cumulative
+ * metrics are two series, not one series that jumps between them.
+ */
+export function pipelineEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const attributes = env.OTEL_RESOURCE_ATTRIBUTES ? `${env.OTEL_RESOURCE_ATTRIBUTES},` : '';
+  return { ...env, OTEL_RESOURCE_ATTRIBUTES: `${attributes}service.instance.id=local-pipeline-thread` };
+}
+
+/** Milliseconds before a pipeline thread that died is started again. */
 const restartDelayMs = 1_000;
 
 /**
@@ -31,9 +43,18 @@ export class PipelineThread {
     private readonly write: (line: string) => void = (line) => process.stdout.write(line + '\n'),
   ) {}
 
-  /** The topic's loopback port, while the thread serves. */
+  /** The loopback port of the thread's HTTP server (the topic, the durable webhooks), while it serves. */
   get port(): number | undefined {
     return this.ready?.port;
+  }
+
+  /**
+   * The durable client binding of the thread that serves now (a restarted thread may have a new system key).
+   * @throws Error before the thread has served
+   */
+  durableClient(): ClientBindingData {
+    if (!this.ready) throw new Error('the pipeline thread is not serving (starting or starting again)');
+    return this.ready.durableClient;
   }
 
   /**
@@ -41,7 +62,10 @@ export class PipelineThread {
    * @throws Error with the thread's message when it fails to start (bad settings, a store it cannot open)
    */
   start(): Promise<PipelineReady> {
-    const worker = new Worker(join(__dirname, 'pipelineWorker.js'), { workerData: this.data });
+    const worker = new Worker(join(__dirname, 'pipelineWorker.js'), {
+      workerData: this.data,
+      env: pipelineEnvironment(process.env),
+    });
     this.worker = worker;
     return new Promise((resolve, reject) => {
       let started = false;

@@ -34,6 +34,7 @@ startPipeline(core, workerData as PipelineWorkerData, (line) => post({ type: 'lo
       port: pipeline.port,
       subscriptions: pipeline.subscriptions,
       feeds: pipeline.feeds,
+      durableClient: pipeline.durableClient,
     });
   },
   (err: unknown) => post({ type: 'failed', message: err instanceof Error ? err.message : String(err) }),

@@ -36,6 +36,11 @@ export interface ReceivedDataPoint {
   count?: number;
   /** The export it came in, counted from 1 (data points are cumulative: the last export holds the totals). */
   exportNumber: number;
+  /**
+   * Which exporter sent it: its resource's `service.instance.id` ('' without one). The local host exports from
+   * two threads, as a function app does from each worker.
+   */
+  source: string;
 }
 
 export interface ReceivedLog {
@@ -112,8 +117,10 @@ export class OtlpReceiver {
   /** The data points of a metric from its last export (cumulative temporality: the totals). */
   latest(metric: string): ReceivedDataPoint[] {
     const all = this.points.filter((p) => p.metric === metric);
-    const last = Math.max(0, ...all.map((p) => p.exportNumber));
-    return all.filter((p) => p.exportNumber === last);
+    // Per exporter, its last export that holds the metric (the totals), together.
+    const last = new Map<string, number>();
+    for (const p of all) last.set(p.source, Math.max(last.get(p.source) ?? 0, p.exportNumber));
+    return all.filter((p) => p.exportNumber === last.get(p.source));
   }
 
   private async receive(req: IncomingMessage): Promise<boolean> {
@@ -164,6 +171,7 @@ export class OtlpReceiver {
   private addMetrics(doc: any): void {
     const exportNumber = ++this.metricExports;
     for (const rm of doc.resourceMetrics ?? []) {
+      const source = String(attributesOf(rm.resource?.attributes)['service.instance.id'] ?? '');
       for (const sm of rm.scopeMetrics ?? []) {
         for (const m of sm.metrics ?? []) {
           const [kind, data] = m.sum
@@ -180,6 +188,7 @@ export class OtlpReceiver {
               value: Number(p.asDouble ?? p.asInt ?? p.sum ?? 0),
               ...(kind === 'histogram' ? { count: Number(p.count ?? 0) } : {}),
               exportNumber,
+              source,
             });
           }
         }

@@ -82,7 +82,15 @@ export async function startPipeline(
         retryScale: local.LOCAL_RETRY_SCALE,
       }),
   );
-  await core.runHooks('appStart', { hookData: {}, appHookData: core.appHookData });
+  // The app's start-up messages (the development sign-in hint) are the HTTP thread's to tell; here they go to
+  // the debug level, so a person reads each once.
+  const info = console.info;
+  console.log = console.info = (...args: unknown[]) => logger.debug('worker', ...args);
+  try {
+    await core.runHooks('appStart', { hookData: {}, appHookData: core.appHookData });
+  } finally {
+    console.log = console.info = info;
+  }
   durable.start(`http://127.0.0.1:${port}`);
   topic.topic.start();
   feeds.forEach((f) => f.start());

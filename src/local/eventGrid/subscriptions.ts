@@ -8,7 +8,8 @@ import { z } from 'zod';
  * Output batching (learn.microsoft.com/azure/event-grid/delivery-and-retry#output-batching): up to
  * `maxEventsPerBatch` events (1-5,000, default 1) per request, as a CloudEvents batch, while the body stays within
  * `preferredBatchSizeInKilobytes` (1-1,024, default 64; an event larger than that goes alone). A batch is
- * delivered or fails as a whole, as Event Grid's; the events of a failed batch are retried one by one.
+ * delivered or fails as a whole, as Event Grid's; the events of a failed batch are retried one by one (each still an
+ * array, as every request to a subscriber that asked for batches is).
  */
 export const webhookSubscription = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9-]{3,64}$/, 'must be 3-64 letters, digits or hyphens'),

@@ -648,7 +648,10 @@ export class LocalEventGridTopic {
       outcome =
         target.kind === 'function'
           ? await this.toFunction(target.fn, event)
-          : await this.toWebhook(target, event, d.attempts + 1, false);
+          : target.sub.maxEventsPerBatch > 1
+            ? // A subscriber that asked for batches gets arrays, even of one event, as from Event Grid.
+              await this.toWebhook(target, `[${event}]`, d.attempts + 1, true)
+            : await this.toWebhook(target, event, d.attempts + 1, false);
     } catch (err) {
       outcome = { ok: false, error: err instanceof Error ? err.message : String(err) };
     }

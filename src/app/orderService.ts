@@ -229,6 +229,22 @@ export class OrderService {
   }
 
   /**
+   * The order as its head has it: from the snapshot when that is at the head's version and of this code's
+   * {@link snapshotSchema}, the empty order when there is no head, else `stale` (the events must be folded).
+   */
+  private async fromHead(orderId: string): Promise<CurrentOrder | 'stale'> {
+    const head = await this.store.readHead(orderId);
+    if (!head) return { state: fold([]), version: 0, source: 'events' };
+    const kept =
+      head.snapshot?.schema === snapshotSchema && head.snapshot.version === head.version
+        ? asOrderSnapshot(head.snapshot.state)
+        : undefined;
+    return kept
+      ? { state: kept.state, version: head.version, updatedAt: kept.updatedAt, source: 'snapshot' }
+      : 'stale';
+  }
+
+  /**
    * An order's current state for a read (`GET /api/orders/{orderId}` without `asOf`): the head's snapshot
    * when it is current and of this code's {@link snapshotSchema}, at the cost of one head read whatever the
    * stream's length; otherwise the fold of the events (`load`), as `current` does. Unlike `current`, a read
@@ -236,14 +252,8 @@ export class OrderService {
    * @throws UnknownEventError for events written by a newer version of the code
    */
   async read(orderId: string): Promise<CurrentOrder> {
-    const head = await this.store.readHead(orderId);
-    if (!head) return { state: fold([]), version: 0, source: 'events' };
-    const kept =
-      head.snapshot?.schema === snapshotSchema && head.snapshot.version === head.version
-        ? asOrderSnapshot(head.snapshot.state)
-        : undefined;
-    if (kept)
-      return { state: kept.state, version: head.version, updatedAt: kept.updatedAt, source: 'snapshot' };
+    const fromHead = await this.fromHead(orderId);
+    if (fromHead !== 'stale') return fromHead;
     const { state, version, updatedAt } = await this.load(orderId);
     return { state, version, updatedAt, source: 'events' };
   }
@@ -258,14 +268,8 @@ export class OrderService {
    * @throws UnknownEventError for events written by a newer version of the code
    */
   async current(orderId: string): Promise<CurrentOrder> {
-    const head = await this.store.readHead(orderId);
-    if (!head) return { state: fold([]), version: 0, source: 'events' };
-    const kept =
-      head.snapshot?.schema === snapshotSchema && head.snapshot.version === head.version
-        ? asOrderSnapshot(head.snapshot.state)
-        : undefined;
-    if (kept)
-      return { state: kept.state, version: head.version, updatedAt: kept.updatedAt, source: 'snapshot' };
+    const fromHead = await this.fromHead(orderId);
+    if (fromHead !== 'stale') return fromHead;
     const slice = await this.store.readStream(orderId);
     const state = fold(slice.events.map(toDomainEvent));
     const updatedAt = slice.events.at(-1)?.occurredAt;

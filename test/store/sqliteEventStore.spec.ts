@@ -24,7 +24,7 @@ eventStoreContract(
 );
 
 describe('embedded SQLite: a database written before the head kept a snapshot', () => {
-  it('gains the snapshot column on open; its orders fold their events once, then run on the head', async () => {
+  it('gains the snapshot and recorded_at columns on open; its orders fold their events once, then run on the head', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'orders-store-old-'));
     try {
       const old = openDatabase(dir);
@@ -79,6 +79,10 @@ describe('embedded SQLite: a database written before the head kept a snapshot', 
       const result = await orders.handle('o-old', { type: 'SubmitOrder', occurredAt: at });
       expect(result).toMatchObject({ version: 3, state: { status: 'submitted' } });
       expect(await orders.current('o-old')).toMatchObject({ source: 'snapshot', version: 3 });
+      // The commit written before the recorded_at column is counted in its minute, beside the new one.
+      const activity = await store.activitySince('2024-12-31T23:59:00.000Z');
+      expect(activity[0]).toEqual({ minute: '2025-01-01T00:00:00.000Z', commits: 1, events: 2 });
+      expect(activity.reduce((k, m) => k + m.commits, 0)).toBe(2);
       await store.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,4 @@
 import {
-  activityByMinute,
   assertLatestLimit,
   assertSince,
   MinuteActivity,
@@ -34,11 +33,11 @@ CREATE TABLE IF NOT EXISTS commits (
   i INTEGER NOT NULL,
   n INTEGER NOT NULL,
   doc TEXT NOT NULL,
+  recorded_at TEXT,
   UNIQUE (order_id, i)
 );
 CREATE TABLE IF NOT EXISTS streams (order_id TEXT PRIMARY KEY, version INTEGER NOT NULL, snapshot TEXT);
 CREATE TABLE IF NOT EXISTS checkpoints (consumer TEXT PRIMARY KEY, position TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS commits_recorded_at ON commits (json_extract(doc, '$.recordedAt'));
 `;
 
 /** WAL pages between automatic checkpoints on a connection that group-commits (SQLite's default is 1,000). */
@@ -86,8 +85,11 @@ export class SqliteEventStore implements EventStore {
     this.appended = AppendListeners.of(`sqlite:${db.location}`);
     db.exec(schema);
     addSnapshotColumn(db);
+    addRecordedAtColumn(db);
     const head = db.prepare('SELECT version FROM streams WHERE order_id = ?');
-    const insertCommit = db.prepare('INSERT INTO commits (order_id, i, n, doc) VALUES (?, ?, ?, ?)');
+    const insertCommit = db.prepare(
+      'INSERT INTO commits (order_id, i, n, doc, recorded_at) VALUES (?, ?, ?, ?, ?)',
+    );
     const upsertHead = db.prepare(
       `INSERT INTO streams (order_id, version, snapshot) VALUES (?, ?, ?)
        ON CONFLICT(order_id) DO UPDATE SET version = excluded.version, snapshot = excluded.snapshot`,
@@ -100,7 +102,7 @@ export class SqliteEventStore implements EventStore {
       if (actual !== expectedVersion) {
         throw new WrongExpectedVersionError(commit.orderId, expectedVersion, actual);
       }
-      insertCommit.run(commit.orderId, commit.i, commit.n, JSON.stringify(commit));
+      insertCommit.run(commit.orderId, commit.i, commit.n, JSON.stringify(commit), commit.recordedAt);
       upsertHead.run(commit.orderId, commit.n, snapshot);
     };
     // The whole group in one transaction: one lock, one WAL commit. Each stream's head is read once and
@@ -122,7 +124,7 @@ export class SqliteEventStore implements EventStore {
           refused.add(id);
           return { ok: false, error: new WrongExpectedVersionError(id, expectedVersion, actual) };
         }
-        insertCommit.run(id, commit.i, commit.n, doc);
+        insertCommit.run(id, commit.i, commit.n, doc, commit.recordedAt);
         reached.set(id, commit.n);
         heads.set(id, { version: commit.n, snapshot });
         return { ok: true, result: { commit, version: commit.n } };
@@ -307,14 +309,15 @@ export class SqliteEventStore implements EventStore {
 
   async activitySince(since: string): Promise<MinuteActivity[]> {
     assertSince(since);
-    // The expression is the index's (commits_recorded_at), so SQLite reads only the range.
+    // Counted by minute in SQLite, from the covering index (commits_recorded_at_events) alone: after an import
+    // the hour holds tens of thousands of commits, which the JSON of each took 0.5 s to read.
     const rows = this.db
       .prepare(
-        `SELECT json_extract(doc, '$.recordedAt') AS recordedAt, n - i AS events FROM commits
-         WHERE json_extract(doc, '$.recordedAt') >= ?`,
+        `SELECT substr(recorded_at, 1, 16) || ':00.000Z' AS minute, COUNT(*) AS commits, SUM(n - i) AS events
+         FROM commits WHERE recorded_at >= ? GROUP BY 1 ORDER BY 1`,
       )
-      .all(new Date(Date.parse(since)).toISOString()) as { recordedAt: string; events: number }[];
-    return activityByMinute(rows);
+      .all(new Date(Date.parse(since)).toISOString()) as MinuteActivity[];
+    return rows.map(({ minute, commits, events }) => ({ minute, commits, events }));
   }
 
   async getCheckpoint(consumer: string): Promise<string | undefined> {
@@ -353,6 +356,24 @@ function parseSnapshot(json: string): StreamSnapshot | undefined {
  * once (an empty snapshot: those orders fold their events on their next command and keep the result). Two
  * processes opening the same old file may race here; the loser sees the column already there.
  */
+/**
+ * Commits written before the `recorded_at` column (a copy of the document's `recordedAt`, for
+ * `activitySince`) get it, once; the index on it replaces the one on the JSON expression.
+ */
+function addRecordedAtColumn(db: SqliteDatabase): void {
+  const columns = db.prepare('PRAGMA table_info(commits)').all() as { name: string }[];
+  if (!columns.some((c) => c.name === 'recorded_at')) {
+    try {
+      db.exec('ALTER TABLE commits ADD COLUMN recorded_at TEXT');
+    } catch (err) {
+      if (!/duplicate column/i.test(String((err as Error).message))) throw err;
+    }
+  }
+  db.exec(`UPDATE commits SET recorded_at = json_extract(doc, '$.recordedAt') WHERE recorded_at IS NULL;
+    CREATE INDEX IF NOT EXISTS commits_recorded_at_events ON commits (recorded_at, n, i);
+    DROP INDEX IF EXISTS commits_recorded_at;`);
+}
+
 function addSnapshotColumn(db: SqliteDatabase): void {
   const columns = db.prepare('PRAGMA table_info(streams)').all() as { name: string }[];
   if (columns.some((c) => c.name === 'snapshot')) return;

@@ -1,6 +1,6 @@
 import { decide, DomainError, evolve, fold, initialState, OrderCommand } from '../domain/decider';
 import { OrderEvent } from '../domain/events';
-import { OrderLine } from '../domain/state';
+import { OrderLine, OrderState } from '../domain/state';
 import { EventMetadata, RecordedEvent } from '../ports/eventStore';
 import { DecidedCommit, OrderService, toDomainEvent } from './orderService';
 
@@ -127,18 +127,18 @@ const refusedMessage = (orderId: string, command: OrderCommand, err: DomainError
   `order ${orderId}: ${command.type} refused (${err.kind}): ${err.message}`;
 
 /**
- * Replays `commands` on order `orderId` idempotently: for a stream that exists, the commands are run through
- * the decider in memory and compared with the stored events (`recordedPrefix`); only those after the stored
- * prefix are sent (none for a complete order). This matters because AddProduct is additive and lifecycle
- * commands are idempotent only in their target state. A stream that disagrees is left as it is (`differs`).
+ * Where an order's plan resumes against its stream: its stored state and version, the index of the first
+ * command not yet recorded (`from`), and a result whose outcome is `differs` or `alreadyPresent` when nothing
+ * is to be sent. A new order costs one head read; only a stored one is read whole.
  */
-export async function replayHistory(
-  orders: Pick<OrderService, 'load' | 'handle'>,
+async function resumeOf(
+  orders: Pick<OrderService, 'current' | 'load'>,
   orderId: string,
   commands: OrderCommand[],
-  metadata: EventMetadata,
-): Promise<ReplayResult> {
-  const loaded = await orders.load(orderId);
+): Promise<{ result: ReplayResult; from: number; state: OrderState; version: number }> {
+  const head = await orders.current(orderId);
+  const loaded =
+    head.version === 0 ? { state: head.state, version: 0, events: [] } : await orders.load(orderId);
   const result: ReplayResult = {
     outcome: 'imported',
     storedVersion: loaded.version,
@@ -146,13 +146,29 @@ export async function replayHistory(
     eventsAppended: 0,
     refused: [],
   };
-  let from = 0;
-  if (loaded.version > 0) {
-    const recorded = recordedPrefix(commands, loaded.events);
-    if (recorded === undefined) return { ...result, outcome: 'differs' };
-    from = recorded;
-    if (from === commands.length) return { ...result, outcome: 'alreadyPresent' };
-  }
+  const resume = { result, from: 0, state: loaded.state, version: loaded.version };
+  if (loaded.version === 0) return resume;
+  const recorded = recordedPrefix(commands, loaded.events);
+  if (recorded === undefined) result.outcome = 'differs';
+  else if (recorded === commands.length) result.outcome = 'alreadyPresent';
+  else resume.from = recorded;
+  return resume;
+}
+
+/**
+ * Replays `commands` on order `orderId` idempotently: for a stream that exists, the commands are run through
+ * the decider in memory and compared with the stored events (`recordedPrefix`); only those after the stored
+ * prefix are sent (none for a complete order). This matters because AddProduct is additive and lifecycle
+ * commands are idempotent only in their target state. A stream that disagrees is left as it is (`differs`).
+ */
+export async function replayHistory(
+  orders: Pick<OrderService, 'current' | 'load' | 'handle'>,
+  orderId: string,
+  commands: OrderCommand[],
+  metadata: EventMetadata,
+): Promise<ReplayResult> {
+  const { result, from } = await resumeOf(orders, orderId, commands);
+  if (result.outcome !== 'imported') return result;
   for (const command of commands.slice(from)) {
     try {
       const handled = await orders.handle(orderId, command, { metadata });
@@ -199,37 +215,13 @@ export async function replayHistories(
   /** Per history: the index of its first command not yet recorded. */
   const starts: number[] = [];
   for (const [h, { orderId, commands, metadata }] of histories.entries()) {
-    // A new order (the common case of a first import) costs one head read; only a stored one is read whole.
-    const head = await orders.current(orderId);
-    const loaded =
-      head.version === 0 ? { state: head.state, version: 0, events: [] } : await orders.load(orderId);
-    const result: ReplayResult = {
-      outcome: 'imported',
-      storedVersion: loaded.version,
-      commandsSent: 0,
-      eventsAppended: 0,
-      refused: [],
-    };
-    results.push(result);
+    const resume = await resumeOf(orders, orderId, commands);
+    let { state, version } = resume;
+    results.push(resume.result);
     refusals.push([]);
-    starts.push(commands.length);
-    let from = 0;
-    if (loaded.version > 0) {
-      const recorded = recordedPrefix(commands, loaded.events);
-      if (recorded === undefined) {
-        result.outcome = 'differs';
-        continue;
-      }
-      if (recorded === commands.length) {
-        result.outcome = 'alreadyPresent';
-        continue;
-      }
-      from = recorded;
-    }
-    starts[h] = from;
-    let state = loaded.state;
-    let version = loaded.version;
-    for (let k = from; k < commands.length; k++) {
+    starts.push(resume.from);
+    if (resume.result.outcome !== 'imported') continue;
+    for (let k = resume.from; k < commands.length; k++) {
       let events;
       try {
         events = decide(commands[k], state);

@@ -20,9 +20,4 @@ export class KeyedQueue {
     });
     return result;
   }
-
-  /** Keys with a task running or queued. */
-  get size(): number {
-    return this.tails.size;
-  }
 }

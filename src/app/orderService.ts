@@ -17,7 +17,7 @@ import {
 // A cycle (cloudEvents.ts reads events with toDomainEvent below): both sides use the other only inside
 // functions, at call time, never while the modules load.
 import { CloudEventOptions, toCloudEvents } from './cloudEvents';
-import { context, isSpanContextValid, Span, SpanKind, trace } from '@opentelemetry/api';
+import { Attributes, context, isSpanContextValid, Span, SpanKind, trace } from '@opentelemetry/api';
 import { instrument } from '../shared/instruments';
 import { attributeNames, commandOutcomes, metricDefinitions } from '../shared/telemetryNames';
 import { describeCommand, errorTypeOf, failed, inSpan, tracer, traceparentOf } from './tracing';
@@ -385,21 +385,8 @@ export class OrderService {
    * @throws RangeError for an empty batch or a commit without events
    */
   async appendDecided(commits: DecidedCommit[]): Promise<CommitOutcome[]> {
-    const db = {
-      [attributeNames.dbSystem]: this.telemetry.dbSystem,
-      [attributeNames.dbOperation]: 'append',
-      [attributeNames.dbCollection]: 'events',
-    };
-    const span = tracer().startSpan('append events', {
-      kind: SpanKind.CLIENT,
-      attributes: {
-        ...db,
-        [attributeNames.eventCount]: commits.reduce((n, c) => n + c.events.length, 0),
-      },
-    });
-    const started = performance.now();
-    let errorType: string | undefined;
-    try {
+    const eventCount = commits.reduce((n, c) => n + c.events.length, 0);
+    return this.inAppendSpan({ [attributeNames.eventCount]: eventCount }, (span) => {
       const batch = commits.map((c) => {
         assertValidEvents(c.events);
         const records = c.events.map((e) => toRecord(e, withTraceContext(c.metadata, span)));
@@ -413,18 +400,8 @@ export class OrderService {
           options: { snapshot: { schema: snapshotSchema, state: snapshot } },
         };
       });
-      return await context.with(trace.setSpan(context.active(), span), () => this.store.appendCommits(batch));
-    } catch (err) {
-      errorType = errorTypeOf(err);
-      failed(span, err);
-      throw err;
-    } finally {
-      span.end();
-      instrument(metricDefinitions.appendDuration).record(
-        (performance.now() - started) / 1000,
-        errorType ? { ...db, [attributeNames.errorType]: errorType } : db,
-      );
-    }
+      return this.store.appendCommits(batch);
+    });
   }
 
   /** The event at `version` (the order's last one when nothing was appended): one bounded read. */
@@ -445,6 +422,28 @@ export class OrderService {
     metadata: EventMetadata | undefined,
     snapshot: OrderSnapshot,
   ) {
+    const attributes = {
+      [attributeNames.orderId]: orderId,
+      [attributeNames.expectedVersion]: version,
+      [attributeNames.eventCount]: events.length,
+    };
+    return this.inAppendSpan(attributes, async (span) => {
+      const records = events.map((e) => toRecord(e, withTraceContext(metadata, span)));
+      assertPublishable(orderId, version, records, this.cloudEvents);
+      const result = await this.store.append(orderId, version, records, {
+        snapshot: { schema: snapshotSchema, state: snapshot },
+      });
+      span.setAttribute(attributeNames.streamVersion, result.version);
+      return result;
+    });
+  }
+
+  /**
+   * Runs `write` in an `append events` span (a database client span of the OpenTelemetry conventions, with
+   * `attributes` beside the database ones; the span is active while `write` runs) and records
+   * `db.client.operation.duration`, with `error.type` when `write` throws.
+   */
+  private async inAppendSpan<T>(attributes: Attributes, write: (span: Span) => Promise<T>): Promise<T> {
     const db = {
       [attributeNames.dbSystem]: this.telemetry.dbSystem,
       [attributeNames.dbOperation]: 'append',
@@ -452,25 +451,12 @@ export class OrderService {
     };
     const span = tracer().startSpan('append events', {
       kind: SpanKind.CLIENT,
-      attributes: {
-        ...db,
-        [attributeNames.orderId]: orderId,
-        [attributeNames.expectedVersion]: version,
-        [attributeNames.eventCount]: events.length,
-      },
+      attributes: { ...db, ...attributes },
     });
     const started = performance.now();
     let errorType: string | undefined;
     try {
-      const records = events.map((e) => toRecord(e, withTraceContext(metadata, span)));
-      assertPublishable(orderId, version, records, this.cloudEvents);
-      const result = await context.with(trace.setSpan(context.active(), span), () =>
-        this.store.append(orderId, version, records, {
-          snapshot: { schema: snapshotSchema, state: snapshot },
-        }),
-      );
-      span.setAttribute(attributeNames.streamVersion, result.version);
-      return result;
+      return await context.with(trace.setSpan(context.active(), span), () => write(span));
     } catch (err) {
       errorType = errorTypeOf(err);
       failed(span, err);

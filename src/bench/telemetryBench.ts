@@ -1,10 +1,9 @@
-import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { devSignInKey, signDevToken } from '../adapters/devSignIn';
+import { join } from 'node:path';
+import { BenchHost as Host, call, median, startBenchHost, stopBenchHost } from './benchKit';
 
 export interface TelemetryFigures {
   /** Commands per second with telemetry off and on: the median of the rounds. */
@@ -19,63 +18,16 @@ export interface TelemetryFigures {
   exported: { requests: number; bytes: number };
 }
 
-interface Host {
-  base: string;
-  authorization: string;
-  process: ChildProcess;
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
-async function startHost(repoRoot: string, dataDir: string, env: Record<string, string>): Promise<Host> {
-  const child = spawn(process.execPath, [resolve(repoRoot, 'dist/src/local/main.js')], {
-    cwd: repoRoot,
-    env: { ...process.env, PORT: '0', DATA_DIR: dataDir, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const base = await new Promise<string>((res, rej) => {
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /listening on (http:\/\/\S+)\/api/.exec(out);
-      if (m) {
-        out = '';
-        res(m[1]);
-      }
-    });
-    child.once('exit', (code) => rej(new Error(`host exited with ${code}`)));
-  });
-  const token = await signDevToken(devSignInKey(dataDir), { sub: 'bench', roles: ['orders.admin'] }, 3600);
-  return { base, authorization: `Bearer ${token}`, process: child };
-}
-
-async function request(host: Host, method: string, path: string, body?: unknown): Promise<number> {
-  const res = await fetch(host.base + path, {
-    method,
-    headers: {
-      authorization: host.authorization,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  await res.arrayBuffer();
-  if (res.status >= 300) throw new Error(`${method} ${path} answered ${res.status}`);
-  return res.status;
-}
-
 /** One order's commands: create, add a line, submit (which starts its acceptance in the background). */
 async function order(host: Host, orderId: string): Promise<void> {
-  await request(host, 'POST', '/api/orders', { orderId, customerId: 'bench' });
-  await request(host, 'POST', `/api/orders/${orderId}/items`, {
+  await call(host, 'POST', '/api/orders', { orderId, customerId: 'bench' });
+  await call(host, 'POST', `/api/orders/${orderId}/items`, {
     productId: 'sku-bench',
     quantity: 1,
     unitPrice: '9.90',
     currency: 'EUR',
   });
-  await request(host, 'POST', `/api/orders/${orderId}/submit`);
+  await call(host, 'POST', `/api/orders/${orderId}/submit`);
 }
 
 /** Waits until the host has decided the last order's acceptance: its background work of the block is done. */
@@ -136,9 +88,9 @@ export async function telemetryCost(
   const hosts: Host[] = [];
   try {
     const common = { LOCAL_CHANGE_FEED_POLL_MS: '200', LOG_LEVEL: 'information' };
-    hosts.push(await startHost(repoRoot, dirs[0], common));
+    hosts.push(await startBenchHost(repoRoot, dirs[0], join(dirs[0], 'host.log'), common));
     hosts.push(
-      await startHost(repoRoot, dirs[1], {
+      await startBenchHost(repoRoot, dirs[1], join(dirs[1], 'host.log'), {
         ...common,
         OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
         OTEL_METRIC_EXPORT_INTERVAL: '5000',
@@ -176,10 +128,7 @@ export async function telemetryCost(
       exported,
     };
   } finally {
-    for (const host of hosts) {
-      host.process.kill('SIGTERM');
-      await new Promise((r) => host.process.once('exit', r));
-    }
+    for (const host of hosts) await stopBenchHost(host);
     sink.closeAllConnections();
     sink.close();
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });

@@ -42,8 +42,9 @@ export interface ImportOptions {
   catchUp?: boolean;
   /**
    * Milliseconds to pause after each group commit (default 0), so that a host sharing the database gets the
-   * write lock between them: SQLite has one writer at a time, and a writer kept waiting retries only after
-   * its busy handler's sleeps (1, 2, 5, 10, 15, 20, 25 ms, ...), so a pause shorter than those is missed.
+   * write lock between them: SQLite has one writer at a time, and a writer of another process kept waiting
+   * retries only after a sleep (the host's `writeTransaction` up to 8 ms; SQLite's busy handler 1, 2, 5, 10,
+   * 15 ms, ...), so a pause shorter than those is missed.
    */
   pauseMs?: number;
 }

@@ -1,10 +1,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, Server } from 'node:http';
-import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startTestHost, TestHost } from '../support/host';
+import { Received, startSubscriber } from '../support/subscriber';
 
 /**
  * Output batching (`maxEventsPerBatch`, `preferredBatchSizeInKilobytes` of a webhook subscription, as Event
@@ -27,47 +26,40 @@ interface Request {
 }
 
 let host: TestHost;
-let server: Server;
-const requests = new Map<string, Request[]>();
+let subscriber: Awaited<ReturnType<typeof startSubscriber>>;
 
-/** The answer of each webhook to its `n`-th request (from 1). */
+/** The answer of each webhook to its `n`-th POST (from 1). */
 const answers: Record<string, (n: number) => number> = {
   batched: () => 200,
   small: () => 200,
   failing: (n) => (n <= 2 ? 503 : 200),
 };
 
-beforeAll(async () => {
-  server = createServer((req, res) => {
-    const name = new URL(req.url ?? '/', 'http://x').pathname.slice(1);
-    if (req.method === 'OPTIONS') {
-      res.writeHead(200, { 'WebHook-Allowed-Origin': String(req.headers['webhook-request-origin']) });
-      res.end();
-      return;
-    }
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      const parsed = JSON.parse(body.toString()) as Request['events'] | Request['events'][number];
-      const list = requests.get(name) ?? [];
-      requests.set(name, list);
-      const status = answers[name](list.length + 1);
-      list.push({
-        contentType: String(req.headers['content-type']),
-        deliveryCount: Number(req.headers['aeg-delivery-count']),
-        bytes: body.length,
-        array: Array.isArray(parsed),
-        events: Array.isArray(parsed) ? parsed : [parsed],
-        status,
-      });
-      res.writeHead(status);
-      res.end();
-    });
+/** The POSTs `name` received, in order, with their events and the status it answered. */
+function requestsOf(name: string): Request[] {
+  return subscriber.posts(`/${name}`).map((r, k) => {
+    const parsed = JSON.parse(r.body) as Request['events'] | Request['events'][number];
+    return {
+      contentType: String(r.headers['content-type']),
+      deliveryCount: Number(r.headers['aeg-delivery-count']),
+      bytes: Buffer.byteLength(r.body),
+      array: Array.isArray(parsed),
+      events: Array.isArray(parsed) ? parsed : [parsed],
+      status: answers[name](k + 1),
+    };
   });
-  server.keepAliveTimeout = 10 * 60_000;
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+beforeAll(async () => {
+  subscriber = await startSubscriber(
+    Object.fromEntries(
+      Object.entries(answers).map(([name, answer]) => [
+        `/${name}`,
+        (_r: Received, n: number) => ({ status: answer(n) }),
+      ]),
+    ),
+  );
+  const base = subscriber.base;
   const only = ['com.contoso.test.Batched'];
   const file = join(mkdtempSync(join(tmpdir(), 'eg-batch-')), 'subscriptions.json');
   writeFileSync(
@@ -121,14 +113,15 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await host?.stop();
-  server?.closeAllConnections();
-  await new Promise((r) => server?.close(r));
+  await subscriber?.close();
 });
 
 /** Ids of the events `name` answered 200 for. */
 const delivered = (name: string) =>
   new Set(
-    (requests.get(name) ?? []).filter((r) => r.status === 200).flatMap((r) => r.events.map((e) => e.id)),
+    requestsOf(name)
+      .filter((r) => r.status === 200)
+      .flatMap((r) => r.events.map((e) => e.id)),
   );
 
 /** Per order, the versions of its first attempts in the order they arrived. */
@@ -141,7 +134,7 @@ function firstAttemptsByOrder(list: Request[]): Map<string, number[]> {
 
 describe('output batching of webhook deliveries', () => {
   it('sends several events per request as a CloudEvents batch, at most maxEventsPerBatch, each once', () => {
-    const list = requests.get('batched')!;
+    const list = requestsOf('batched');
     expect(list.every((r) => r.contentType.startsWith('application/cloudevents-batch+json'))).toBe(true);
     expect(list.every((r) => r.array)).toBe(true);
     expect(Math.max(...list.map((r) => r.events.length))).toBeGreaterThan(1);
@@ -152,23 +145,23 @@ describe('output batching of webhook deliveries', () => {
 
   it("never puts two events of one order in a request, and keeps each order's events in version order", () => {
     for (const name of ['batched', 'small']) {
-      for (const r of requests.get(name)!) {
+      for (const r of requestsOf(name)) {
         const subjects = r.events.map((e) => e.subject);
         expect(new Set(subjects).size, name).toBe(subjects.length);
       }
-      for (const [subject, seen] of firstAttemptsByOrder(requests.get(name)!))
+      for (const [subject, seen] of firstAttemptsByOrder(requestsOf(name)))
         expect(seen, `${name} ${subject}`).toEqual([1, 2, 3]);
     }
   });
 
   it('keeps a batch within preferredBatchSizeInKilobytes', () => {
-    const list = requests.get('small')!;
+    const list = requestsOf('small');
     expect(list.every((r) => r.bytes <= 1024)).toBe(true);
     expect(Math.max(...list.map((r) => r.events.length))).toBeGreaterThan(1);
   });
 
   it("retries a failed batch's events one by one, each still as a batch, until each is delivered", () => {
-    const list = requests.get('failing')!;
+    const list = requestsOf('failing');
     const failed = list.filter((r) => r.status === 503).flatMap((r) => r.events.map((e) => e.id));
     expect(failed.length).toBeGreaterThan(1);
     const retries = list.filter((r) => r.deliveryCount > 0);

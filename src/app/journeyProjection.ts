@@ -1,6 +1,6 @@
 import { extendJourney } from '../analytics/funnel/journey';
 import { CommitDocument, EventStore, eventsOfCommit, RecordedEvent } from '../ports/eventStore';
-import { JourneyStore } from '../ports/journeyStore';
+import { JourneyStore, OrderJourney } from '../ports/journeyStore';
 import type { FeedDocument } from './projection';
 
 const isCommit = (d: FeedDocument): d is CommitDocument => d.kind === 'commit' && Array.isArray(d.e);
@@ -32,7 +32,7 @@ export async function projectJourneys(
     if (list) list.push(doc);
     else byOrder.set(doc.orderId, [doc]);
   }
-  let applied = 0;
+  const extended: OrderJourney[] = [];
   let skipped = 0;
   for (const [orderId, commits] of byOrder) {
     const stored = await journeys.get(orderId);
@@ -48,8 +48,9 @@ export async function projectJourneys(
       events = (await store.readStream(orderId, { toVersion: upTo })).events.filter(
         (e) => e.version > version,
       );
-    await journeys.put(extendJourney(stored, orderId, events));
-    applied++;
+    extended.push(extendJourney(stored, orderId, events));
   }
-  return { applied, skipped };
+  // Written together: on SQLite one transaction for the batch, on Cosmos DB requests in parallel.
+  await Promise.all(extended.map((journey) => journeys.put(journey)));
+  return { applied: extended.length, skipped };
 }

@@ -284,6 +284,8 @@ export class LocalHttpServer {
   private draining = false;
   private readonly mounts: { prefix: string; handler: MountedHandler }[] = [];
   private serving = false;
+  /** The port listened on, once listening (asking the socket costs a system call per request). */
+  private port = 0;
 
   /** Every method some function allows, for the `Allow` header of the answer to CONNECT. */
   private readonly allMethods = new Set<string>();
@@ -419,7 +421,10 @@ export class LocalHttpServer {
   listen(port: number, host = '127.0.0.1'): Promise<number> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(port, host, () => resolve((this.server.address() as AddressInfo).port));
+      this.server.listen(port, host, () => {
+        this.port = (this.server.address() as AddressInfo).port;
+        resolve(this.port);
+      });
     });
   }
 
@@ -491,7 +496,7 @@ export class LocalHttpServer {
   private urlOf(req: IncomingMessage): URL | undefined {
     const target = req.url ?? '/';
     if (!target.startsWith('/')) return undefined;
-    const own = `http://127.0.0.1:${(this.server.address() as AddressInfo | null)?.port ?? 0}`;
+    const own = `http://127.0.0.1:${this.port}`;
     for (const base of [`http://${req.headers.host ?? ''}`, own]) {
       try {
         const url = new URL(base + target);

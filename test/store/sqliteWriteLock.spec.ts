@@ -27,6 +27,17 @@ describe('writeTransaction: the SQLite write lock waited for without blocking th
 
   const count = () => (writer.prepare('SELECT COUNT(*) AS n FROM t').get() as { n: number }).n;
 
+  /** The COMMITs `writer` runs from now on; the statements still run on the real connection. */
+  const commitsOf = (db: SqliteDatabase): string[] => {
+    const commits: string[] = [];
+    const exec = db.exec.bind(db);
+    db.exec = (sql: string) => {
+      if (sql === 'COMMIT') commits.push(sql);
+      return exec(sql);
+    };
+    return commits;
+  };
+
   it('lets timers run while another connection holds the lock, then writes once it is released', async () => {
     holder.exec('BEGIN IMMEDIATE');
     const insert = writer.prepare('INSERT INTO t VALUES (?)');
@@ -66,6 +77,47 @@ describe('writeTransaction: the SQLite write lock waited for without blocking th
     ).rejects.toThrow('refused');
     expect(count()).toBe(0);
     expect(writer.inTransaction).toBe(false);
+  });
+
+  it('commits the writes asked for in one turn in one transaction', async () => {
+    const insert = writer.prepare('INSERT INTO t VALUES (?)');
+    const commits = commitsOf(writer);
+    await Promise.all([1, 2, 3, 4].map((x) => writeTransaction(writer, () => insert.run(x))));
+    expect(count()).toBe(4);
+    expect(commits).toHaveLength(1);
+    await writeTransaction(writer, () => insert.run(5));
+    expect(commits).toHaveLength(2);
+  });
+
+  it('undoes only the write that throws among writes sharing a transaction', async () => {
+    const insert = writer.prepare('INSERT INTO t VALUES (?)');
+    const results = await Promise.allSettled([
+      writeTransaction(writer, () => insert.run(1)),
+      writeTransaction(writer, () => {
+        insert.run(2);
+        throw new Error('refused');
+      }),
+      writeTransaction(writer, () => insert.run(3).changes),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason).toEqual(new Error('refused'));
+    expect((results[2] as PromiseFulfilledResult<number>).value).toBe(1);
+    const rows = writer.prepare('SELECT x FROM t ORDER BY x').all() as { x: number }[];
+    expect(rows.map((r) => r.x)).toEqual([1, 3]);
+    expect(writer.inTransaction).toBe(false);
+  });
+
+  it('gathers the writes asked for while the lock is held into the transaction that follows', async () => {
+    holder.exec('BEGIN IMMEDIATE');
+    const insert = writer.prepare('INSERT INTO t VALUES (?)');
+    const commits = commitsOf(writer);
+    const first = writeTransaction(writer, () => insert.run(1));
+    await new Promise((resolve) => setTimeout(resolve, 15));
+    const second = writeTransaction(writer, () => insert.run(2));
+    holder.exec('COMMIT');
+    await Promise.all([first, second]);
+    expect(count()).toBe(2);
+    expect(commits).toHaveLength(1);
   });
 });
 

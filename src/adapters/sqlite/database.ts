@@ -133,44 +133,106 @@ function release(slot: number): void {
   if (Atomics.load(locks, 2 * slot + 1) > 0) channel?.postMessage(slot);
 }
 
+/** A write waiting for its connection's next transaction. */
+interface QueuedWrite {
+  write: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Per connection, the writes that will share its next transaction (one that has not begun yet). */
+const gathering = new WeakMap<SqliteDatabase, QueuedWrite[]>();
+
+/** The savepoint each write of a shared transaction runs in, so that its failure undoes it alone. */
+const savepoint = 'write_transaction_item';
+
 /**
- * Runs `write` (synchronous statements on `db`) in one write transaction and resolves with its result, waiting
- * for the write lock without blocking the thread: SQLite has one writer per database file, and its own busy wait
- * sleeps inside the call, which would hold the event loop (the HTTP answers) while another connection (the host's
- * pipeline thread, an import beside the host) writes. Here the lock is tried, and tried again after a timer
- * (1 ms, doubling to 8 ms), the thread free in between. Past 10 s it waits the blocking way, as a plain
- * statement does, and fails as that does (SQLITE_BUSY).
- * The lock is held only while `write` runs, with no `await` inside, so nothing else on this connection runs in
- * the transaction. `write` throwing rolls the transaction back and rejects with its error.
+ * Runs `write` (synchronous statements on `db`) in a write transaction and resolves with its result once that
+ * transaction has committed, waiting for the write lock without blocking the thread: SQLite has one writer per
+ * database file, and its own busy wait sleeps inside the call, which would hold the event loop (the HTTP answers)
+ * while another connection (the host's pipeline thread, an import beside the host) writes. Here the lock is tried,
+ * and tried again after a timer (1 ms, doubling to 8 ms), the thread free in between. Past 10 s it waits the
+ * blocking way, as a plain statement does, and fails as that does (SQLITE_BUSY).
+ *
+ * Group commit: the writes asked for on one connection in the same turn of the event loop, or while it waits for
+ * the lock, share one transaction (one `BEGIN`/`COMMIT`, one WAL append of the pages they touch), each in its own
+ * savepoint and in the order asked. Most of a transaction's cost is its begin and commit, and the change feeds of
+ * the host's pipeline write a checkpoint, their progress and a projection each per batch (docs/adr/0018-writes-share-transactions.md).
+ * `write` throwing rolls back its own writes only and rejects with its error; the others still commit. A failed
+ * `COMMIT` rejects them all. The lock is held only while the writes run, with no `await` among them, so nothing
+ * else on this connection runs in the transaction.
  */
-export async function writeTransaction<T>(db: SqliteDatabase, write: () => T): Promise<T> {
+export function writeTransaction<T>(db: SqliteDatabase, write: () => T): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let writes = gathering.get(db);
+    if (!writes) {
+      writes = [];
+      gathering.set(db, writes);
+      void commitGathered(db, writes);
+    }
+    writes.push({ write, resolve: resolve as (value: unknown) => void, reject });
+  });
+}
+
+async function commitGathered(db: SqliteDatabase, writes: QueuedWrite[]): Promise<void> {
   const slot = sharedSlotOf(db.location);
-  if (slot === undefined) return writeUnshared(db, write);
-  await acquire(slot);
+  let locked = false;
   try {
-    return await writeUnshared(db, write);
+    // The rest of this turn's writes join before the transaction begins.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (slot !== undefined) {
+      await acquire(slot);
+      locked = true;
+    }
+    await begin(db);
+    // Begun: later writes gather for the next transaction.
+    gathering.delete(db);
+    const outcomes = runEach(db, writes);
+    db.exec('COMMIT');
+    outcomes.forEach((outcome, k) =>
+      outcome.ok ? writes[k].resolve(outcome.value) : writes[k].reject(outcome.error),
+    );
+  } catch (err) {
+    if (gathering.get(db) === writes) gathering.delete(db);
+    if (db.inTransaction) db.exec('ROLLBACK');
+    for (const w of writes) w.reject(err);
   } finally {
-    release(slot);
+    if (locked) release(slot!);
   }
 }
 
-async function writeUnshared<T>(db: SqliteDatabase, write: () => T): Promise<T> {
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/** Runs the writes of a begun transaction; one alone needs no savepoint. */
+function runEach(db: SqliteDatabase, writes: QueuedWrite[]): Outcome[] {
+  // Its error rolls the transaction back and rejects it, in commitGathered.
+  if (writes.length === 1) return [{ ok: true, value: writes[0].write() }];
+  return writes.map(({ write }): Outcome => {
+    db.exec(`SAVEPOINT ${savepoint}`);
+    try {
+      const value = write();
+      db.exec(`RELEASE ${savepoint}`);
+      return { ok: true, value };
+    } catch (error) {
+      // An error that ended the whole transaction (SQLITE_FULL, an I/O error) fails these statements in turn,
+      // and so every write of the transaction.
+      db.exec(`ROLLBACK TO ${savepoint}`);
+      db.exec(`RELEASE ${savepoint}`);
+      return { ok: false, error };
+    }
+  });
+}
+
+/** Begins a write transaction on `db` (see {@link writeTransaction} for how the lock is waited for). */
+async function begin(db: SqliteDatabase): Promise<void> {
   const deadline = Date.now() + lockWaitMs;
   let pause = 1;
   while (!tryBegin(db)) {
     if (Date.now() > deadline) {
       db.exec('BEGIN IMMEDIATE');
-      break;
+      return;
     }
     await new Promise((resolve) => setTimeout(resolve, pause));
     pause = Math.min(pause * 2, longestPauseMs);
-  }
-  try {
-    const result = write();
-    db.exec('COMMIT');
-    return result;
-  } catch (err) {
-    if (db.inTransaction) db.exec('ROLLBACK');
-    throw err;
   }
 }

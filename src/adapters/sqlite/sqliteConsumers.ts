@@ -27,6 +27,10 @@ CREATE INDEX IF NOT EXISTS customer_notifications_order ON customer_notification
  */
 export class SqliteConsumerStores implements StockDemandStore, NotificationStore {
   private readonly guarded;
+  // Prepared once: preparing costs more than running these one-row statements.
+  private readonly addRow;
+  private readonly demandRow;
+  private readonly notificationRow;
 
   constructor(private readonly db: SqliteDatabase) {
     db.exec(schema);
@@ -49,14 +53,18 @@ export class SqliteConsumerStores implements StockDemandStore, NotificationStore
         write();
         return 'applied';
       });
-  }
-
-  async addDemand(ref: EventRef, productId: string, quantity: number): Promise<GuardOutcome> {
-    const add = this.db.prepare(
+    this.addRow = db.prepare(
       `INSERT INTO stock_demand (product_id, demanded) VALUES (?, ?)
        ON CONFLICT(product_id) DO UPDATE SET demanded = demanded + excluded.demanded`,
     );
-    return this.guarded(ref, () => add.run(productId, quantity));
+    this.demandRow = db.prepare('SELECT demanded, available FROM stock_demand WHERE product_id = ?');
+    this.notificationRow = db.prepare(
+      'INSERT INTO customer_notifications (event_id, order_id, body) VALUES (?, ?, ?)',
+    );
+  }
+
+  async addDemand(ref: EventRef, productId: string, quantity: number): Promise<GuardOutcome> {
+    return this.guarded(ref, () => this.addRow.run(productId, quantity));
   }
 
   async setAvailable(levels: ReadonlyMap<string, number>): Promise<void> {
@@ -70,19 +78,14 @@ export class SqliteConsumerStores implements StockDemandStore, NotificationStore
   }
 
   async get(productId: string): Promise<StockDemand | undefined> {
-    const row = this.db
-      .prepare('SELECT demanded, available FROM stock_demand WHERE product_id = ?')
-      .get(productId) as { demanded: number; available: number | null } | undefined;
+    const row = this.demandRow.get(productId) as { demanded: number; available: number | null } | undefined;
     if (!row) return undefined;
     return stockDemandOf(productId, row.demanded, row.available);
   }
 
   async record(ref: EventRef, notification: CustomerNotification): Promise<GuardOutcome> {
-    const insert = this.db.prepare(
-      'INSERT INTO customer_notifications (event_id, order_id, body) VALUES (?, ?, ?)',
-    );
     return this.guarded(ref, () =>
-      insert.run(notification.eventId, notification.orderId, JSON.stringify(notification)),
+      this.notificationRow.run(notification.eventId, notification.orderId, JSON.stringify(notification)),
     );
   }
 

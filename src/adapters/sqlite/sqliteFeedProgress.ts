@@ -11,18 +11,23 @@ CREATE TABLE IF NOT EXISTS feed_progress (
 
 /** Change-feed progress in the embedded database (`feed_progress`, one row per consumer). */
 export class SqliteFeedProgress implements FeedProgressStore {
+  // Prepared once: every change-feed batch records its progress.
+  private readonly upsert;
+
   constructor(private readonly db: SqliteDatabase) {
     db.exec(schema);
-  }
-
-  async record(consumer: string, lastRecordedAt: string): Promise<void> {
-    const upsert = this.db.prepare(
+    this.upsert = db.prepare(
       `INSERT INTO feed_progress (consumer, last_recorded_at, processed_at) VALUES (?, ?, ?)
        ON CONFLICT(consumer) DO UPDATE SET last_recorded_at = excluded.last_recorded_at,
          processed_at = excluded.processed_at
        WHERE excluded.last_recorded_at >= feed_progress.last_recorded_at`,
     );
-    await writeTransaction(this.db, () => upsert.run(consumer, lastRecordedAt, new Date().toISOString()));
+  }
+
+  async record(consumer: string, lastRecordedAt: string): Promise<void> {
+    await writeTransaction(this.db, () =>
+      this.upsert.run(consumer, lastRecordedAt, new Date().toISOString()),
+    );
   }
 
   async list(): Promise<FeedProgress[]> {

@@ -8,11 +8,15 @@ import {
 import {
   emptyManifest,
   LakeManifest,
+  mergeStaged,
   nextManifest,
+  noneStaged,
   parseManifest,
   planRoll,
   RollIntent,
   rollDue,
+  StagedSummary,
+  summarizeStaged,
 } from '../analytics/lake/manifest';
 import { isCommit, lakeEventsOf } from '../analytics/lake/rows';
 import { lakeTables } from '../analytics/lake/tables';
@@ -22,7 +26,10 @@ import { CommitDocument, EventStore } from '../ports/eventStore';
 export interface EventLakeOptions {
   /** Roll staged batches into Parquet once they hold this many bytes (of staged JSON). */
   rollBytes: number;
-  /** ... or once the oldest staged batch is this old, in ms (checked when a batch arrives). */
+  /**
+   * ... or once the oldest staged batch is this old, in ms (checked when a batch arrives). Batches staged by other
+   * instances or processes are counted within min(rollMs, 60 s) (see {@link EventLake.rollIfDue}).
+   */
   rollMs: number;
   /** Rows per Parquet file at most; a table's date with more gets several files. */
   maxRowsPerFile: number;
@@ -61,6 +68,19 @@ export interface BackfillResult extends BackfillProgress {
 const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
 const parse = <T>(bytes: Uint8Array): T => JSON.parse(new TextDecoder().decode(bytes)) as T;
 
+/**
+ * The longest {@link EventLake.rollIfDue} goes without listing the staging folder again, in ms; it relists after
+ * min(rollMs, this). Between lists it counts only what this instance stages, but batches staged by another instance
+ * (a scaled-out app splits the change feed's leases among its instances) or another process (`npm run export` beside
+ * the function) show only in a list, and a roll must come for them too. Relisting after min(rollMs, 60 s) bounds
+ * how late they count: their bytes count toward `rollBytes` at most that late, and their roll by time comes at most
+ * that long after it was due (so within 2 × rollMs of their staging), as long as batches arrive here (the check is
+ * per batch, as before). The 60 s cap keeps that lag short under the default rollMs (300 s) at one list a minute,
+ * where listing per batch at 50 batches/s meant 3,000. A list also corrects over-counts (a batch redelivered here
+ * counted twice, batches another instance rolled), which can only make a roll come early.
+ */
+const maxRelistMs = 60_000;
+
 /** The fields of a commit the lake keeps in staging (not the Cosmos DB system properties). */
 const stagedCommit = (c: CommitDocument): CommitDocument => ({
   id: c.id,
@@ -78,7 +98,9 @@ const stagedCommit = (c: CommitDocument): CommitDocument => ({
  * the log by {@link backfill} (`npm run export`).
  *
  * Each batch is mapped (upcast) and **staged** as one JSON file named by the hash of its commits' keys, then, when
- * the staged batches reach `rollBytes` or the oldest is `rollMs` old, **rolled** into Parquet under the lake's lock:
+ * the staged batches reach `rollBytes` or the oldest is `rollMs` old, **rolled** into Parquet under the lake's lock.
+ * Whether they have is decided from a summary the instance keeps (total bytes, oldest), not by listing the staging
+ * folder for every batch: see {@link rollIfDue}. The roll itself lists what is staged and takes all of it:
  * 1. read the manifest; if `_lake/roll.json` names a roll that never committed (seq above the manifest's), delete
  *    its files: they are the leftovers of a crash;
  * 2. read every staged batch, keep the events above their order's watermark, once each ({@link planRoll});
@@ -92,6 +114,24 @@ const stagedCommit = (c: CommitDocument): CommitDocument => ({
  */
 export class EventLake {
   private readonly now: () => number;
+  private readonly relistMs: number;
+
+  /**
+   * What this instance knows is staged. A list of the staging folder (by {@link rollIfDue}, or by a roll, which then
+   * deletes what it listed) sees every batch whose write finished before it started; a batch this instance stages
+   * is added once its write returned. So: `listed` (the last list applied), plus `pending` (staged here between the
+   * start of that list and the start of the latest, still in flight), plus `recent` (staged here since the latest
+   * list started) never misses a batch staged here, and may count one twice (harmless: a roll comes early). A list
+   * applies its result only if no list started after it, so one that finishes late cannot drop newer batches.
+   */
+  private readonly known: {
+    /** The last list applied: what it saw, and when it started (epoch ms, `now`). Undefined before the first. */
+    listed?: { summary: StagedSummary; at: number };
+    /** Incremented when a list starts. */
+    generation: number;
+    pending: StagedSummary;
+    recent: StagedSummary;
+  } = { generation: 0, pending: noneStaged, recent: noneStaged };
 
   constructor(
     readonly target: LakeTarget,
@@ -99,6 +139,7 @@ export class EventLake {
     private readonly options: EventLakeOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.relistMs = Math.min(options.rollMs, maxRelistMs);
   }
 
   /**
@@ -117,19 +158,53 @@ export class EventLake {
     const commits = documents.filter(isCommit).map(stagedCommit);
     if (commits.length === 0) return 0;
     const events = lakeEventsOf(commits).length; // maps now, so a bad event fails its own batch
-    await this.target.write(stagingPath(commits), json(commits), 'application/json');
+    const bytes = json(commits);
+    await this.target.write(stagingPath(commits), bytes, 'application/json');
+    // Counted after the write, so a list that started before this line sees the file (see `known`). A redelivered
+    // batch (same name, same content) is counted again: that over-counts bytes until the next list, which can
+    // only make a roll come early; the roll itself takes what it lists.
+    const staged = { batches: 1, bytes: bytes.byteLength, oldestAt: this.now() };
+    this.known.recent = mergeStaged(this.known.recent, staged);
     return events;
   }
 
-  /** Rolls when the staged batches are due ({@link rollDue}); undefined when they are not. */
+  /**
+   * Rolls when the staged batches are due ({@link rollDue}); undefined when they are not. Decides from what this
+   * instance knows is staged (total bytes; oldest `stagedAt`, epoch ms: a file's last write for listed batches,
+   * `now` at staging for those it staged since), listing the staging folder only the first time and then when the
+   * last list is min(rollMs, 60 s) old (`maxRelistMs`), so that batches staged elsewhere count too.
+   */
   async rollIfDue(): Promise<RollResult | undefined> {
-    const staged = await this.target.list(stagingPrefix);
+    const listed = this.known.listed;
+    if (!listed || this.now() - listed.at >= this.relistMs) {
+      const apply = this.startList();
+      const files = await this.target.list(stagingPrefix);
+      apply(summarizeStaged(files.map((f) => ({ bytes: f.bytes, stagedAt: f.modifiedAt }))));
+    }
+    const { pending, recent } = this.known;
+    const s = mergeStaged(mergeStaged(this.known.listed?.summary ?? noneStaged, pending), recent);
     const due = rollDue(
-      staged.map((s) => ({ bytes: s.bytes, stagedAt: s.modifiedAt })),
+      s.batches > 0 ? [{ bytes: s.bytes, stagedAt: s.oldestAt }] : [],
       this.now(),
       this.options,
     );
     return due ? this.roll() : undefined;
+  }
+
+  /**
+   * Notes that a list of the staging folder starts (see `known`); call right before listing. Returns the function
+   * that applies what is staged after the list: what it saw, or, after a roll, nothing (the roll deleted it).
+   */
+  private startList(): (summary: StagedSummary) => void {
+    const generation = ++this.known.generation;
+    const at = this.now();
+    this.known.pending = mergeStaged(this.known.pending, this.known.recent);
+    this.known.recent = noneStaged;
+    return (summary) => {
+      if (generation !== this.known.generation) return; // a later list started: it counts what this one saw
+      this.known.listed = { summary, at };
+      this.known.pending = noneStaged;
+    };
   }
 
   /** The committed manifest (an empty one before the first roll). @throws ManifestFormatError */
@@ -138,11 +213,15 @@ export class EventLake {
     return bytes ? parseManifest(new TextDecoder().decode(bytes)) : emptyManifest();
   }
 
-  /** Rolls every staged batch into Parquet now, under the lake's lock (see the class). */
+  /**
+   * Rolls every staged batch into Parquet now, under the lake's lock (see the class): what it lists, whoever staged
+   * it. Resets what this instance counts as staged to the batches staged after that list.
+   */
   async roll(): Promise<RollResult> {
     return this.target.withLock(async () => {
       const manifest = await this.manifest();
       await this.clearAbandonedRoll(manifest);
+      const listed = this.startList();
       const staged = (await this.target.list(stagingPrefix)).map((s) => s.path).sort();
       const documents: unknown[] = [];
       for (const path of staged) {
@@ -170,6 +249,9 @@ export class EventLake {
         await this.target.delete(rollIntentPath);
       }
       for (const path of staged) await this.target.delete(path);
+      // What it listed is rolled and deleted; batches staged since are counted in `known.recent`. A roll that
+      // throws before here leaves the count as it was (its batches are still staged, and still counted).
+      listed(noneStaged);
       return {
         seq: plan.files.length > 0 ? plan.seq : manifest.seq,
         files: plan.files.length,

@@ -175,16 +175,47 @@ export function nextManifest(
 }
 
 /**
+ * Staged batches in sum: how many, their total size (bytes of staged JSON), and when the oldest was staged (epoch
+ * ms; `Infinity` when there are none).
+ */
+export interface StagedSummary {
+  batches: number;
+  bytes: number;
+  oldestAt: number;
+}
+
+export const noneStaged: StagedSummary = { batches: 0, bytes: 0, oldestAt: Infinity };
+
+/** The summary of staged batches (`stagedAt` in epoch ms). */
+export function summarizeStaged(staged: readonly { bytes: number; stagedAt: number }[]): StagedSummary {
+  let bytes = 0;
+  let oldestAt = Infinity;
+  for (const s of staged) {
+    bytes += s.bytes;
+    if (s.stagedAt < oldestAt) oldestAt = s.stagedAt;
+  }
+  return { batches: staged.length, bytes, oldestAt };
+}
+
+/** The summary of the batches of both. */
+export function mergeStaged(a: StagedSummary, b: StagedSummary): StagedSummary {
+  return {
+    batches: a.batches + b.batches,
+    bytes: a.bytes + b.bytes,
+    oldestAt: Math.min(a.oldestAt, b.oldestAt),
+  };
+}
+
+/**
  * Whether staged batches are due to be rolled into Parquet: their total size reached `rollBytes`, or the oldest
- * was staged at least `rollMs` ago (`now` and `stagedAt` in epoch ms).
+ * was staged at least `rollMs` ago (`now` and `stagedAt` in epoch ms). One entry may stand for many batches (their
+ * total bytes, the oldest's `stagedAt`).
  */
 export function rollDue(
   staged: readonly { bytes: number; stagedAt: number }[],
   now: number,
   limits: { rollBytes: number; rollMs: number },
 ): boolean {
-  if (staged.length === 0) return false;
-  const bytes = staged.reduce((sum, s) => sum + s.bytes, 0);
-  const oldest = Math.min(...staged.map((s) => s.stagedAt));
-  return bytes >= limits.rollBytes || now - oldest >= limits.rollMs;
+  const s = summarizeStaged(staged);
+  return s.batches > 0 && (s.bytes >= limits.rollBytes || now - s.oldestAt >= limits.rollMs);
 }

@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
 import { join, resolve } from 'node:path';
 import { devSignInKey, signDevToken } from '../adapters/devSignIn';
 
@@ -152,16 +153,36 @@ export function longestLogSilence(host: BenchHost, from: number): number {
   return longest;
 }
 
+/** CPU time in ms from a `/proc` stat line: utime + stime (fields 14 and 15, after the parenthesized name). */
+function statCpuMs(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+}
+
 /** CPU time used by a process so far, in ms (Linux /proc; undefined elsewhere). */
 function cpuMs(pid: number): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces, in parentheses): utime and stime are 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+    return statCpuMs(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return undefined;
   }
+}
+
+/** CPU time used so far by each thread of a process, in ms, by thread id (Linux /proc; empty elsewhere). */
+export function threadCpuMs(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        out.set(Number(tid), statCpuMs(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')));
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+  } catch {
+    // no /proc
+  }
+  return out;
 }
 
 /**
@@ -269,6 +290,88 @@ export async function load(options: LoadOptions): Promise<LoadFigures> {
     timeouts: r.timeouts,
     statuses: Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).map(([k, v]) => [k, v.count])),
     seconds: round2(r.duration),
+  };
+}
+
+export interface PacedRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+/**
+ * Sends `perSecond` requests a second for `seconds`, evenly (every 2 ms, those due by then), whether or not the
+ * earlier ones were answered (open loop), over keep-alive connections (as many as are in flight), and waits for
+ * the answers (30 s timeout). Latency is from the request's send to its answer's end. Not autocannon: its rate
+ * limit sends each second's requests at the start of the second, a burst the server queues.
+ */
+export async function pacedLoad(
+  base: string,
+  perSecond: number,
+  seconds: number,
+  next: () => PacedRequest,
+): Promise<LoadFigures> {
+  const { hostname, port } = new URL(base);
+  const agent = new Agent({ keepAlive: true });
+  const latencies: number[] = [];
+  const statuses = new Map<string, number>();
+  let errors = 0;
+  let timeouts = 0;
+  const answers: Promise<void>[] = [];
+  const send = () => {
+    const { method, path, headers, body } = next();
+    const sentAt = performance.now();
+    answers.push(
+      new Promise<void>((done) => {
+        const req = httpRequest({ hostname, port, method, path, headers, agent, timeout: 30_000 }, (res) => {
+          res.resume();
+          res.on('end', () => {
+            latencies.push(performance.now() - sentAt);
+            const status = String(res.statusCode);
+            statuses.set(status, (statuses.get(status) ?? 0) + 1);
+            done();
+          });
+        });
+        req.on('timeout', () => {
+          timeouts++;
+          req.destroy();
+        });
+        req.on('error', () => {
+          errors++;
+          done();
+        });
+        req.end(body);
+      }),
+    );
+  };
+  const started = performance.now();
+  const total = Math.round(perSecond * seconds);
+  let sent = 0;
+  await new Promise<void>((finished) => {
+    const timer = setInterval(() => {
+      const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * perSecond));
+      for (; sent < due; sent++) send();
+      if (sent === total) {
+        clearInterval(timer);
+        finished();
+      }
+    }, 2);
+  });
+  await Promise.all(answers);
+  agent.destroy();
+  const ok = [...statuses].reduce((n, [status, count]) => n + (status.startsWith('2') ? count : 0), 0);
+  return {
+    perSecond: Math.round(latencies.length / seconds),
+    p50Ms: round1(quantile(latencies, 0.5)),
+    p99Ms: round1(quantile(latencies, 0.99)),
+    maxMs: round1(Math.max(0, ...latencies)),
+    requests: latencies.length,
+    non2xx: latencies.length - ok,
+    errors,
+    timeouts,
+    statuses: Object.fromEntries(statuses),
+    seconds: round2((performance.now() - started) / 1000),
   };
 }
 

@@ -18,11 +18,14 @@ import {
   requestTimes,
   round1,
   round2,
+  round3,
   startBenchHost,
   stopBenchHost,
   waitIdle,
   loadAverage,
   stampLoad,
+  threadCpuMs,
+  pacedLoad,
 } from './benchKit';
 
 export type HttpPeersMode = 'commands' | 'reads';
@@ -36,6 +39,11 @@ export interface HttpPeersOptions {
   seconds: number;
   /** Seconds of load per peer before the first round, not measured. */
   warmUpSeconds: number;
+  /**
+   * After the rounds, one host turn of `seconds` paced at this many requests per second (below what it can take):
+   * the latency a client sees when the host is not saturated.
+   */
+  pacedPerSecond: number;
 }
 
 export const defaultHttpPeersOptions: HttpPeersOptions = {
@@ -44,6 +52,7 @@ export const defaultHttpPeersOptions: HttpPeersOptions = {
   rounds: 4,
   seconds: 8,
   warmUpSeconds: 3,
+  pacedPerSecond: 500,
 };
 
 const item = { productId: 'sku-bench', quantity: 1, unitPrice: '9.90', currency: 'EUR' };
@@ -74,6 +83,40 @@ interface Turn extends LoadFigures {
   handlerP99Ms?: number;
   /** How long the host kept working after the turn (its change feed catching up), in ms. */
   settleMs?: number;
+  /** CPU per request over the turn and its settling, in ms, by thread (Linux /proc; host turns only). */
+  cpuMsPerRequest?: CpuPerRequest;
+}
+
+/**
+ * CPU time per request, in ms: the host's main thread (HTTP), its busiest other thread (the pipeline thread of
+ * ADR-0016), its other threads together (V8's GC helpers, libuv's pool), and this process (the load generator).
+ */
+export interface CpuPerRequest {
+  httpThread: number;
+  pipelineThread: number;
+  otherThreads: number;
+  loadGenerator: number;
+}
+
+/** Starts measuring the CPU of the host's threads and of this process; the result divides by `requests`. */
+function cpuMeter(pid: number): (requests: number) => CpuPerRequest | undefined {
+  const before = threadCpuMs(pid);
+  const own = process.cpuUsage();
+  return (requests) => {
+    const used = [...threadCpuMs(pid)].map(([tid, ms]) => ({ tid, ms: ms - (before.get(tid) ?? 0) }));
+    if (used.length === 0 || requests === 0) return undefined;
+    const http = used.find((t) => t.tid === pid)?.ms ?? 0;
+    const others = used.filter((t) => t.tid !== pid).sort((a, b) => b.ms - a.ms);
+    const pipeline = others[0]?.ms ?? 0;
+    const rest = others.slice(1).reduce((sum, t) => sum + t.ms, 0);
+    const generator = process.cpuUsage(own);
+    return {
+      httpThread: round3(http / requests),
+      pipelineThread: round3(pipeline / requests),
+      otherThreads: round3(rest / requests),
+      loadGenerator: round3((generator.user + generator.system) / 1000 / requests),
+    };
+  };
 }
 
 /**
@@ -84,7 +127,9 @@ interface Turn extends LoadFigures {
  * orders created beforehand (each with one line), `connections` connections. Alternating turns of `seconds`
  * each, the first peer alternating per round; after each host turn, the next turn waits until the host's CPU
  * is idle (its change feed has caught up; the time is reported as `settleMs`). Figures are medians over the
- * rounds; the ratios divide the host's by the bare server's.
+ * rounds; the ratios divide the host's by the bare server's. Each host turn also measures the CPU the host's
+ * threads used per request (turn and settling, /proc). Then one host turn paced at `pacedPerSecond`, evenly and
+ * open loop (`pacedLoad`): the latency a client sees below saturation.
  */
 export async function httpPeers(
   repoRoot: string,
@@ -92,7 +137,7 @@ export async function httpPeers(
   options: HttpPeersOptions = defaultHttpPeersOptions,
   progress: (line: string) => void = () => {},
 ): Promise<Figure[]> {
-  const { orders, connections, rounds, seconds, warmUpSeconds } = options;
+  const { orders, connections, rounds, seconds, warmUpSeconds, pacedPerSecond } = options;
   const loadAtStart = loadAverage();
   const dir = mkdtempSync(join(tmpdir(), `bench-http-${mode}-`));
   const dataDir = join(dir, 'data');
@@ -129,16 +174,26 @@ export async function httpPeers(
       timeout: 30,
       requests: [{ ...request, setupRequest: (req) => ({ ...req, path: path() }) }],
     });
-    const hostTurn = async (duration: number): Promise<Turn> => {
+    const hostTurn = async (duration: number, paced?: number): Promise<Turn> => {
       const from = h.logOffset();
-      const figures = await load(loadOf(h.base, duration));
+      const cpu = h.process.pid === undefined ? undefined : cpuMeter(h.process.pid);
+      const figures = paced
+        ? await pacedLoad(h.base, paced, duration, () => ({
+            method: request.method,
+            path: path(),
+            headers: request.headers ?? {},
+            ...(request.body === undefined ? {} : { body: request.body }),
+          }))
+        : await load(loadOf(h.base, duration));
       const settleMs = await waitIdle(h.process.pid);
+      const cpuMsPerRequest = cpu?.(figures.requests);
       const times = requestTimes(h, from, (_m, p) => p.startsWith('/api/orders/o-')).ms;
       return {
         ...figures,
         handlerP50Ms: round2(quantile(times, 0.5)),
         handlerP99Ms: round2(quantile(times, 0.99)),
         settleMs,
+        ...(cpuMsPerRequest ? { cpuMsPerRequest } : {}),
       };
     };
     const bareBase = bare.base;
@@ -156,6 +211,8 @@ export async function httpPeers(
         turns.push({ bare: bareFigures, host: await hostTurn(seconds) });
       }
     }
+
+    const paced = await hostTurn(seconds, pacedPerSecond);
 
     const of = (peer: 'host' | 'bare', key: keyof LoadFigures | 'handlerP50Ms' | 'handlerP99Ms') =>
       median(turns.map((t) => Number(t[peer][key])));
@@ -201,6 +258,13 @@ export async function httpPeers(
         value: of('host', 'p99Ms'),
         details: { handlerP99Ms: of('host', 'handlerP99Ms') },
       },
+      ...cpuFigures(what, turnsOf('host')),
+      {
+        name: `HTTP ${what} through the local host, paced at ${pacedPerSecond.toLocaleString('en-US')}/s: p99`,
+        unit: 'ms',
+        value: paced.p99Ms,
+        details: { ...paced, offeredPerSecond: pacedPerSecond },
+      },
       {
         name: `HTTP ${what}, bare node:http (same JSON parsed, same answer)`,
         unit: label,
@@ -231,10 +295,14 @@ export async function httpPeers(
         details: { hostP99Ms: of('host', 'p99Ms'), bareP99Ms: of('bare', 'p99Ms') },
       },
     ];
+    const cpu = cpuFigures(what, turnsOf('host'))[0];
     progress(
       `  ${what}: host ${Math.round(hostPerSecond)}/s p50 ${of('host', 'p50Ms')} ms p99 ${of('host', 'p99Ms')} ms; ` +
+        `paced at ${pacedPerSecond}/s: ${paced.perSecond}/s p50 ${paced.p50Ms} ms p99 ${paced.p99Ms} ms; ` +
         `bare ${Math.round(barePerSecond)}/s p50 ${of('bare', 'p50Ms')} ms p99 ${of('bare', 'p99Ms')} ms; ` +
-        `host/bare ${round1(share)} %; load ${loadAtStart ?? '?'} → ${loadAverage() ?? '?'}`,
+        `host/bare ${round1(share)} %` +
+        (cpu ? `; host CPU ${cpu.value} ms per request ${JSON.stringify(cpu.details.byThread)}` : '') +
+        `; load ${loadAtStart ?? '?'} → ${loadAverage() ?? '?'}`,
     );
     return stampLoad(figures, loadAtStart);
   } finally {
@@ -247,4 +315,28 @@ export async function httpPeers(
     if (host) await stopBenchHost(host);
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The host's CPU per request (medians over the turns of each thread's figure), as one figure whose value is the
+ * host's three kinds of thread together; none without /proc.
+ */
+function cpuFigures(what: string, turns: Turn[]): Figure[] {
+  const measured = turns.flatMap((t) => (t.cpuMsPerRequest ? [t.cpuMsPerRequest] : []));
+  if (measured.length === 0) return [];
+  const of = (key: keyof CpuPerRequest) => round3(median(measured.map((m) => m[key])));
+  const byThread = {
+    httpThread: of('httpThread'),
+    pipelineThread: of('pipelineThread'),
+    otherThreads: of('otherThreads'),
+    loadGenerator: of('loadGenerator'),
+  };
+  return [
+    {
+      name: `HTTP ${what} through the local host, CPU per request (all its threads, the settling included)`,
+      unit: 'ms',
+      value: round3(byThread.httpThread + byThread.pipelineThread + byThread.otherThreads),
+      details: { byThread, source: '/proc/<pid>/task/*/stat, utime + stime' },
+    },
+  ];
 }

@@ -1,4 +1,4 @@
-import { openDatabase } from '../adapters/sqlite/database';
+import { closeDatabase, openDatabase } from '../adapters/sqlite/database';
 import { SqliteConsumerStores } from '../adapters/sqlite/sqliteConsumers';
 import { SqliteFeedProgress } from '../adapters/sqlite/sqliteFeedProgress';
 import { SqliteEventStore } from '../adapters/sqlite/sqliteEventStore';
@@ -13,7 +13,10 @@ import type { Stores } from './services';
 export function sqliteStores(settings: Settings): Stores {
   const db = openDatabase(settings.DATA_DIR);
   const consumers = new SqliteConsumerStores(db);
-  void consumers.setAvailable(settings.STOCK_LEVELS);
+  // Once per start, not awaited (a stock check before it lands sees the previous levels); close waits for it.
+  consumers.setAvailable(settings.STOCK_LEVELS).catch((err: unknown) => {
+    console.error(`sqlite: setting the available stock from STOCK_LEVELS failed: ${String(err)}`);
+  });
   return {
     store: new SqliteEventStore(db),
     readModel: new SqliteOrderReadModel(db),
@@ -26,6 +29,6 @@ export function sqliteStores(settings: Settings): Stores {
       levels: settings.STOCK_LEVELS,
       failures: settings.STOCK_RESERVATION_FAILURES,
     }),
-    close: async () => void db.close(),
+    close: () => closeDatabase(db),
   };
 }

@@ -22,8 +22,19 @@ export function pipelineEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return { ...env, OTEL_RESOURCE_ATTRIBUTES: `${attributes}service.instance.id=local-pipeline-thread` };
 }
 
-/** Milliseconds before a pipeline thread that died is started again. */
-const restartDelayMs = 1_000;
+/** How the pipeline thread is run; the defaults are the host's. */
+export interface PipelineThreadOptions {
+  /** Starts the thread (default: src/local/pipelineWorker.ts with {@link pipelineEnvironment}). */
+  spawn?: (data: PipelineWorkerData) => Worker;
+  /** Milliseconds before a thread that died is started again (default 1,000). */
+  restartDelayMs?: number;
+}
+
+const spawnPipelineWorker = (data: PipelineWorkerData) =>
+  new Worker(join(__dirname, 'pipelineWorker.js'), {
+    workerData: data,
+    env: pipelineEnvironment(process.env),
+  });
 
 /**
  * The local host's pipeline thread (src/local/pipelineWorker.ts), seen from the HTTP thread: started once,
@@ -35,12 +46,14 @@ export class PipelineThread {
   private worker?: Worker;
   private ready?: PipelineReady;
   private stopping = false;
+  private stopped: Promise<void> | undefined;
   private restartTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly logger: Logger,
     private readonly data: PipelineWorkerData,
     private readonly write: (line: string) => void = (line) => process.stdout.write(line + '\n'),
+    private readonly options: PipelineThreadOptions = {},
   ) {}
 
   /** The loopback port of the thread's HTTP server (the topic, the durable webhooks), while it serves. */
@@ -62,10 +75,7 @@ export class PipelineThread {
    * @throws Error with the thread's message when it fails to start (bad settings, a store it cannot open)
    */
   start(): Promise<PipelineReady> {
-    const worker = new Worker(join(__dirname, 'pipelineWorker.js'), {
-      workerData: this.data,
-      env: pipelineEnvironment(process.env),
-    });
+    const worker = (this.options.spawn ?? spawnPipelineWorker)(this.data);
     this.worker = worker;
     return new Promise((resolve, reject) => {
       let started = false;
@@ -92,7 +102,7 @@ export class PipelineThread {
         this.logger.error('pipeline', `the pipeline thread ended (${code}); starting it again`);
         this.restartTimer = setTimeout(() => {
           this.start().catch((err: unknown) => this.logger.error('pipeline', 'restart failed', err));
-        }, restartDelayMs);
+        }, this.options.restartDelayMs ?? 1_000);
       });
     });
   }
@@ -102,8 +112,16 @@ export class PipelineThread {
     if (this.ready) this.send({ type: 'wake' });
   }
 
-  /** Asks the thread to finish what is in flight and waits until it has ended. */
-  async stop(): Promise<void> {
+  /**
+   * Asks the thread to finish what is in flight and waits until it has ended. Calling it again returns the same
+   * wait: an ended thread sends no second `exit` to wait for.
+   */
+  stop(): Promise<void> {
+    this.stopped ??= this.stopOnce();
+    return this.stopped;
+  }
+
+  private async stopOnce(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.restartTimer);
     const worker = this.worker;

@@ -2,7 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase, SqliteDatabase, writeTransaction } from '../../src/adapters/sqlite/database';
+import {
+  closeDatabase,
+  openDatabase,
+  SqliteDatabase,
+  writeTransaction,
+} from '../../src/adapters/sqlite/database';
 import { SqliteEventStore } from '../../src/adapters/sqlite/sqliteEventStore';
 import { StoredEventRecord, WrongExpectedVersionError } from '../../src/ports/eventStore';
 
@@ -19,7 +24,7 @@ describe('writeTransaction: the SQLite write lock waited for without blocking th
   });
 
   afterEach(() => {
-    if (holder.inTransaction) holder.exec('ROLLBACK');
+    if (holder.open && holder.inTransaction) holder.exec('ROLLBACK');
     holder.close();
     writer.close();
     rmSync(dir, { recursive: true, force: true });
@@ -105,6 +110,35 @@ describe('writeTransaction: the SQLite write lock waited for without blocking th
     const rows = writer.prepare('SELECT x FROM t ORDER BY x').all() as { x: number }[];
     expect(rows.map((r) => r.x)).toEqual([1, 3]);
     expect(writer.inTransaction).toBe(false);
+  });
+
+  // libsql's inTransaction getter panics on a closed connection, which aborts the whole process (a vitest
+  // worker "exited unexpectedly" in CI): these two fail that way if the rollback path asks a closed connection.
+  it('rejects the writes of a connection closed before their transaction begins, and the process goes on', async () => {
+    const written = writeTransaction(writer, () => writer.exec('INSERT INTO t VALUES (1)'));
+    writer.close();
+    await expect(written).rejects.toThrow(/not open/i);
+  });
+
+  it('rejects the writes of a connection closed while they wait for the lock', async () => {
+    holder.exec('BEGIN IMMEDIATE');
+    const written = writeTransaction(writer, () => writer.exec('INSERT INTO t VALUES (1)'));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    writer.close();
+    await expect(written).rejects.toThrow(/not open/i);
+    holder.exec('ROLLBACK');
+  });
+
+  it('closes a connection only once the writes asked for before the close have committed', async () => {
+    holder.exec('BEGIN IMMEDIATE');
+    const written = writeTransaction(writer, () => writer.exec('INSERT INTO t VALUES (1)'));
+    const closed = closeDatabase(writer);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(writer.open).toBe(true);
+    holder.exec('COMMIT');
+    await Promise.all([written, closed]);
+    expect(writer.open).toBe(false);
+    expect((holder.prepare('SELECT COUNT(*) AS n FROM t').get() as { n: number }).n).toBe(1);
   });
 
   it('gathers the writes asked for while the lock is held into the transaction that follows', async () => {

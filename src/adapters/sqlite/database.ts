@@ -20,11 +20,31 @@ export function openDatabase(dataDir: string, file = 'orders.db'): SqliteDatabas
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const Libsql = require('libsql') as typeof Database;
   const db = new Libsql(path, { timeout: 10_000 });
-  db.exec('PRAGMA journal_mode = WAL');
-  db.exec('PRAGMA synchronous = NORMAL');
-  db.exec('PRAGMA busy_timeout = 10000');
+  setUpConnection(db);
   const location = path === ':memory:' ? `:memory:#${++memoryDatabases}` : resolve(path);
   return Object.assign(db, { location });
+}
+
+/**
+ * Puts the connection in WAL mode. Switching a new file to WAL takes an exclusive lock, and SQLite answers
+ * SQLITE_BUSY at once, without its busy wait, to one of two connections that would otherwise wait for each other
+ * (one switching, one reading the schema of the still rollback-journal file: https://www.sqlite.org/c3ref/busy_handler.html),
+ * as when the host's two threads or an import open a new data folder together. Tried again after 5 ms, for up to
+ * 10 s; it happens only while the file is new, at start-up, so the thread sleeps.
+ */
+function setUpConnection(db: InstanceType<typeof Database>): void {
+  const deadline = Date.now() + lockWaitMs;
+  for (;;) {
+    try {
+      db.exec('PRAGMA journal_mode = WAL');
+      db.exec('PRAGMA synchronous = NORMAL');
+      db.exec('PRAGMA busy_timeout = 10000');
+      return;
+    } catch (err) {
+      if (!isBusy(err) || Date.now() > deadline) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    }
+  }
 }
 
 /** How long {@link writeTransaction} waits for the write lock before it waits the blocking way, in ms. */
@@ -143,6 +163,9 @@ interface QueuedWrite {
 /** Per connection, the writes that will share its next transaction (one that has not begun yet). */
 const gathering = new WeakMap<SqliteDatabase, QueuedWrite[]>();
 
+/** Per connection, its transactions asked for and not yet ended (committed or failed). */
+const inFlight = new WeakMap<SqliteDatabase, Set<Promise<void>>>();
+
 /** The savepoint each write of a shared transaction runs in, so that its failure undoes it alone. */
 const savepoint = 'write_transaction_item';
 
@@ -168,7 +191,10 @@ export function writeTransaction<T>(db: SqliteDatabase, write: () => T): Promise
     if (!writes) {
       writes = [];
       gathering.set(db, writes);
-      void commitGathered(db, writes);
+      const pending = inFlight.get(db) ?? new Set<Promise<void>>();
+      inFlight.set(db, pending);
+      const ended = commitGathered(db, writes).finally(() => pending.delete(ended));
+      pending.add(ended);
     }
     writes.push({ write, resolve: resolve as (value: unknown) => void, reject });
   });
@@ -194,7 +220,8 @@ async function commitGathered(db: SqliteDatabase, writes: QueuedWrite[]): Promis
     );
   } catch (err) {
     if (gathering.get(db) === writes) gathering.delete(db);
-    if (db.inTransaction) db.exec('ROLLBACK');
+    // libsql's inTransaction panics (aborting the process) on a closed connection: ask only an open one.
+    if (db.open && db.inTransaction) db.exec('ROLLBACK');
     for (const w of writes) w.reject(err);
   } finally {
     if (locked) release(slot!);
@@ -235,4 +262,17 @@ async function begin(db: SqliteDatabase): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, pause));
     pause = Math.min(pause * 2, longestPauseMs);
   }
+}
+
+/**
+ * Closes `db` once the transactions asked for on it before the call have ended: closed under them, they would
+ * fail with "The database connection is not open" (their callers, the change feeds' checkpoints or the stock
+ * levels written at start, see a write that was asked for and never tried). Writes asked for after the call fail
+ * that way.
+ */
+export async function closeDatabase(db: SqliteDatabase): Promise<void> {
+  for (let pending = inFlight.get(db); pending?.size; pending = inFlight.get(db)) {
+    await Promise.allSettled([...pending]);
+  }
+  db.close();
 }

@@ -24,7 +24,7 @@ import {
   CommitOutcome,
   assertCommitBatch,
 } from '../../ports/eventStore';
-import { SqliteDatabase, writeTransaction } from './database';
+import { closeDatabase, SqliteDatabase, writeTransaction } from './database';
 
 const schema = `
 CREATE TABLE IF NOT EXISTS commits (
@@ -333,8 +333,9 @@ export class SqliteEventStore implements EventStore {
     return this.appended.add(listener);
   }
 
-  async close(): Promise<void> {
-    this.db.close();
+  /** Closes the connection once the writes asked for on it have ended. */
+  close(): Promise<void> {
+    return closeDatabase(this.db);
   }
 }
 

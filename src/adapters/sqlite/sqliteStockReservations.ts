@@ -5,7 +5,7 @@ import {
   StockReservations,
   StockUnavailableError,
 } from '../../ports/stockReservations';
-import { SqliteDatabase, writeTransaction } from './database';
+import { closeDatabase, SqliteDatabase, writeTransaction } from './database';
 
 const schema = `
 CREATE TABLE IF NOT EXISTS stock_reservations (
@@ -140,7 +140,8 @@ export class SqliteStockReservations implements StockReservations {
     return level - units;
   }
 
-  async close(): Promise<void> {
-    this.db.close();
+  /** Closes the connection once the writes asked for on it have ended. */
+  close(): Promise<void> {
+    return closeDatabase(this.db);
   }
 }

@@ -349,12 +349,27 @@ const benchmarks: Benchmark[] = [
 
 const round = (x: number) => Math.round(x * 100) / 100;
 
+/** A figure as printed: thousands separated; a ratio (× or ratio) with two decimals, as docs/performance.md has them. */
+const formatValue = (m: Measurement) =>
+  m.value.toLocaleString('en-US', m.unit === '×' || m.unit === 'ratio' ? { minimumFractionDigits: 2 } : {});
+
 async function main(): Promise<void> {
   const measurements: Measurement[] = [];
   const skipped: Skipped[] = [];
   const only = process.argv.slice(2);
+  const names = `benchmarks: ${benchmarks.map((b) => b.name).join(', ')}`;
+  if (only.some((w) => w === '--help' || w === '-h' || w === '--list')) {
+    console.log(
+      `npm run bench [-- <word> ...]: runs the benchmarks whose names contain a word (all without one)\n${names}`,
+    );
+    return;
+  }
   const selected = only.length ? benchmarks.filter((b) => only.some((w) => b.name.includes(w))) : benchmarks;
-  if (selected.length === 0) throw new Error(`no benchmark matches ${only.join(', ')}`);
+  if (selected.length === 0) {
+    console.error(`no benchmark matches ${only.join(', ')}; ${names}`);
+    process.exitCode = 2;
+    return;
+  }
   for (const bench of selected) {
     // A fresh store per benchmark, so one's data does not slow the next.
     const dataDir = mkdtempSync(join(tmpdir(), `bench-${bench.name}-`));
@@ -394,8 +409,7 @@ async function main(): Promise<void> {
   console.log(
     `bench ${report.date}: ${report.machine.cpus} cpus (${report.machine.cpuModel}), node ${report.machine.node}`,
   );
-  for (const m of measurements)
-    console.log(`  ${m.name.padEnd(width)}  ${m.value.toLocaleString('en-US')} ${m.unit}`);
+  for (const m of measurements) console.log(`  ${m.name.padEnd(width)}  ${formatValue(m)} ${m.unit}`);
   for (const s of skipped) console.log(`  ${s.name}: skipped, ${s.skipped}`);
   console.log(`written to ${outFile}`);
 }

@@ -210,6 +210,11 @@ export async function httpPeers(
         const bareFigures = await bareTurn(seconds);
         turns.push({ bare: bareFigures, host: await hostTurn(seconds) });
       }
+      const { host: hostRound, bare: bareRound } = turns[r];
+      progress(
+        `  ${mode} round ${r + 1} of ${rounds}: host ${hostRound.perSecond}/s p99 ${hostRound.p99Ms} ms, ` +
+          `bare ${bareRound.perSecond}/s p99 ${bareRound.p99Ms} ms`,
+      );
     }
 
     const paced = await hostTurn(seconds, pacedPerSecond);

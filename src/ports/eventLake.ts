@@ -8,7 +8,7 @@
 export interface LakeFileInfo {
   path: string;
   bytes: number;
-  /** Last write, epoch milliseconds. */
+  /** Last write, whole epoch milliseconds. */
   modifiedAt: number;
 }
 

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FolderLakeTarget } from '../../src/adapters/lake/folderLakeTarget';
 import { HyparquetEncoder } from '../../src/adapters/lake/hyparquetEncoder';
 import { manifestPath, stagingPrefix } from '../../src/analytics/lake/layout';
+import { rollDue } from '../../src/analytics/lake/manifest';
 import { EventLake, EventLakeOptions } from '../../src/app/eventLake';
 import { createServices, Services } from '../../src/composition/services';
 import { readSettings } from '../../src/config/settings';
@@ -228,5 +229,26 @@ describe('the event lake rolls what other instances staged', () => {
     expect(roll?.batches).toBe(1);
     expect(roll?.events).toBe((await storeEvents(services.store)).length);
     expect(await a.target.list(stagingPrefix)).toEqual([]);
+  });
+});
+
+// CI lost two lake tests (rollMs 0) to this: a staged file's time has a fraction of a millisecond, `Date.now()`
+// has none, so a file written in the current millisecond looked staged in the future and was not due.
+describe('staged times and the clock', () => {
+  it('with rollMs 0 a batch is due even when its staged time is after now (a finer file time, another clock)', () => {
+    const limits = { rollBytes: 1_000, rollMs: 0 };
+    expect(rollDue([{ bytes: 1, stagedAt: 1_000.6 }], 1_000, limits)).toBe(true);
+    expect(rollDue([{ bytes: 1, stagedAt: 5_000 }], 1_000, { ...limits, rollMs: 10 })).toBe(false);
+  });
+
+  it('the folder target lists file times in whole milliseconds, never after Date.now()', async () => {
+    const target = new FolderLakeTarget(join(dir, 'lake'));
+    for (let k = 0; k < 20; k++) {
+      await target.write(`${stagingPrefix}t-${k}.json`, new Uint8Array([k]));
+      const now = Date.now();
+      const file = (await target.list(stagingPrefix)).find((f) => f.path.endsWith(`t-${k}.json`))!;
+      expect(Number.isInteger(file.modifiedAt)).toBe(true);
+      expect(file.modifiedAt).toBeLessThanOrEqual(now);
+    }
   });
 });

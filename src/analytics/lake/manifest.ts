@@ -209,7 +209,8 @@ export function mergeStaged(a: StagedSummary, b: StagedSummary): StagedSummary {
 /**
  * Whether staged batches are due to be rolled into Parquet: their total size reached `rollBytes`, or the oldest
  * was staged at least `rollMs` ago (`now` and `stagedAt` in epoch ms). One entry may stand for many batches (their
- * total bytes, the oldest's `stagedAt`).
+ * total bytes, the oldest's `stagedAt`). A `stagedAt` after `now` (a file time finer than `now`'s milliseconds, or
+ * another machine's clock) counts as staged just now: with `rollMs` 0 every staged batch is due.
  */
 export function rollDue(
   staged: readonly { bytes: number; stagedAt: number }[],
@@ -217,5 +218,5 @@ export function rollDue(
   limits: { rollBytes: number; rollMs: number },
 ): boolean {
   const s = summarizeStaged(staged);
-  return s.batches > 0 && (s.bytes >= limits.rollBytes || now - s.oldestAt >= limits.rollMs);
+  return s.batches > 0 && (s.bytes >= limits.rollBytes || Math.max(0, now - s.oldestAt) >= limits.rollMs);
 }

@@ -45,7 +45,6 @@ const spawnPipelineWorker = (data: PipelineWorkerData) =>
 export class PipelineThread {
   private worker?: Worker;
   private ready?: PipelineReady;
-  private stopping = false;
   private stopped: Promise<void> | undefined;
   private restartTimer?: NodeJS.Timeout;
 
@@ -98,7 +97,7 @@ export class PipelineThread {
       worker.on('exit', (code) => {
         if (this.worker === worker) this.ready = undefined;
         if (!started) return reject(new Error(`the pipeline thread ended (${code}) before it started`));
-        if (this.stopping || this.worker !== worker) return;
+        if (this.stopped || this.worker !== worker) return;
         this.logger.error('pipeline', `the pipeline thread ended (${code}); starting it again`);
         this.restartTimer = setTimeout(() => {
           this.start().catch((err: unknown) => this.logger.error('pipeline', 'restart failed', err));
@@ -122,7 +121,6 @@ export class PipelineThread {
   }
 
   private async stopOnce(): Promise<void> {
-    this.stopping = true;
     clearTimeout(this.restartTimer);
     const worker = this.worker;
     if (!worker) return;

@@ -8,7 +8,7 @@
 export interface LakeFileInfo {
   path: string;
   bytes: number;
-  /** Last write, whole epoch milliseconds. */
+  /** Last write, epoch milliseconds. */
   modifiedAt: number;
 }
 

@@ -85,8 +85,7 @@ export class FolderLakeTarget implements LakeTarget {
           const path = relative(this.root, full).split(sep).join('/');
           if (!path.startsWith(prefix)) continue;
           const s = await stat(full).catch(() => undefined);
-          // Whole milliseconds, as `Date.now()` counts them: the file time's fraction could put it after `now`.
-          if (s) out.push({ path, bytes: s.size, modifiedAt: Math.floor(s.mtimeMs) });
+          if (s) out.push({ path, bytes: s.size, modifiedAt: s.mtimeMs });
         }
       }
     };
